@@ -1,0 +1,70 @@
+package emulator
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+)
+
+// Default credentials accepted when Config.AccessKeys is empty. They are for
+// local use only: anyone who can reach the emulator knows them.
+const (
+	DefaultAccessKeyID     = "slspipe-local"
+	DefaultAccessKeySecret = "slspipe-local-secret"
+)
+
+// Config configures a Server. The zero value is a usable in-memory emulator
+// that accepts the default credentials.
+type Config struct {
+	// AccessKeys maps access key IDs to secrets. Every API request must be
+	// signed (v1 or v4) by one of them. Empty means
+	// {DefaultAccessKeyID: DefaultAccessKeySecret}.
+	AccessKeys map[string]string
+	// DataDir persists logstores, shards, log groups and consumer groups
+	// across restarts. "" keeps everything in memory.
+	DataDir string
+	// Logstores are created at start, with their projects, unless they
+	// already exist (as they do when DataDir holds earlier state).
+	Logstores []LogstoreSpec
+	// Logger receives operational messages; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// LogstoreSpec names a logstore and its initial shard count.
+type LogstoreSpec struct {
+	Project, Logstore string
+	Shards            int
+}
+
+// String formats the spec as ParseLogstoreSpec reads it.
+func (s LogstoreSpec) String() string {
+	return fmt.Sprintf("%s/%s:%d", s.Project, s.Logstore, s.Shards)
+}
+
+// ParseLogstoreSpec parses "project/logstore:shards"; ":shards" may be
+// omitted for 2 shards.
+func ParseLogstoreSpec(s string) (LogstoreSpec, error) {
+	spec := LogstoreSpec{Shards: 2}
+	name, shards, hasShards := strings.Cut(s, ":")
+	if hasShards {
+		n, err := strconv.Atoi(shards)
+		if err != nil || n < 1 {
+			return LogstoreSpec{}, fmt.Errorf("logstore spec %q: shard count must be a positive integer", s)
+		}
+		spec.Shards = n
+	}
+	project, logstore, ok := strings.Cut(name, "/")
+	if !ok || project == "" || logstore == "" || strings.Contains(logstore, "/") {
+		return LogstoreSpec{}, fmt.Errorf("logstore spec %q: want project/logstore[:shards]", s)
+	}
+	spec.Project, spec.Logstore = project, logstore
+	return spec, nil
+}
+
+func (c Config) accessKeys() map[string]string {
+	if len(c.AccessKeys) == 0 {
+		return map[string]string{DefaultAccessKeyID: DefaultAccessKeySecret}
+	}
+	return c.AccessKeys
+}
