@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/apierr"
-	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/faults"
+	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/store"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/wire"
 )

@@ -3,7 +3,7 @@ package emulator
 import (
 	"net/http"
 
-	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/faults"
+	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
 )
 
 // Faults returns the emulator's fault injector: quotas (403 throttling),

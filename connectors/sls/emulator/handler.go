@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/apierr"
-	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/faults"
+	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/wire"
 )
 

@@ -8,7 +8,7 @@ import (
 	"github.com/gogo/protobuf/proto"
 
 	"github.com/slspipe/slspipe/connectors/sls/emulator"
-	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/faults"
+	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
 )
 
 // TestWriteBodies posts a LogGroup in every compression the service takes,

@@ -3,7 +3,7 @@ package faults_test
 import (
 	"fmt"
 
-	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/faults"
+	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
 )
 
 // Throttle the next two writes to one logstore, as the service does when a
