@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/slspipe/slspipe/builtin"
+	"github.com/slspipe/slspipe/config"
+	"github.com/slspipe/slspipe/connectors/discard"
+	"github.com/slspipe/slspipe/connectors/generate"
+	"github.com/slspipe/slspipe/connectors/stdout"
+	"github.com/slspipe/slspipe/engine"
+	"github.com/slspipe/slspipe/state"
+)
+
+// wireEnv is what wiring needs from the process.
+type wireEnv struct {
+	logger *slog.Logger
+	stdout io.Writer
+}
+
+// parts are a pipeline's components, built from its file.
+type parts struct {
+	source     engine.Source
+	stages     []engine.StageFactory
+	sink       engine.Sink
+	deadLetter engine.Sink
+	committers []engine.Committer
+	closers    []func() error
+}
+
+func (p *parts) close(logger *slog.Logger) {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		if err := p.closers[i](); err != nil {
+			logger.Warn("close", "err", err)
+		}
+	}
+}
+
+// wire builds every component of p. On error, what was built is closed.
+func wire(ctx context.Context, p *config.Pipeline, env wireEnv) (_ *parts, err error) {
+	out := &parts{}
+	defer func() {
+		if err != nil {
+			out.close(env.logger)
+		}
+	}()
+
+	st, err := state.Open(p.Checkpoint.Path)
+	if err != nil {
+		return nil, err
+	}
+	out.closers = append(out.closers, st.Close)
+	out.committers = append(out.committers, st.Committer())
+
+	if out.source, err = wireSource(ctx, p, env, out); err != nil {
+		return nil, err
+	}
+	for _, step := range p.Stages() {
+		f, err := wireStep(ctx, step, env)
+		if err != nil {
+			return nil, err
+		}
+		if f != nil {
+			out.stages = append(out.stages, f)
+		}
+	}
+	if out.sink, err = wireSink(ctx, p.Sink, "sink", env, out); err != nil {
+		return nil, err
+	}
+	if p.DeadLetter != nil {
+		if out.deadLetter, err = wireSink(ctx, *p.DeadLetter, "dead_letter", env, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// errNotInThisBuild marks a configured kind whose connector this build lacks.
+var errNotInThisBuild = errors.New("is not available in this build of slspipe")
+
+func wireSource(_ context.Context, p *config.Pipeline, _ wireEnv, _ *parts) (engine.Source, error) {
+	switch src := p.Source; {
+	case src.Generate != nil:
+		g := src.Generate
+		return generate.New(generate.Config{
+			Logstore:    "generated",
+			Shards:      g.Shards,
+			Count:       g.Count,
+			Rate:        float64(g.Rate),
+			Seed:        uint64(g.Seed),
+			Template:    g.Template,
+			Fields:      g.Fields,
+			RecordBytes: int(g.RecordBytes.Bytes()),
+		})
+	default:
+		return nil, fmt.Errorf("source %s %w", src.Kind(), errNotInThisBuild)
+	}
+}
+
+func wireStep(_ context.Context, step config.Step, _ wireEnv) (engine.StageFactory, error) {
+	if step.Builtin != "" {
+		f, err := builtin.New(step.Role, step.Builtin, step.Name, step.Config)
+		if err != nil {
+			return nil, fmt.Errorf("step %s: %w", step.Name, err)
+		}
+		return f, nil
+	}
+	return nil, fmt.Errorf("step %s: WebAssembly module %s: modules %w", step.Name, step.Module, errNotInThisBuild)
+}
+
+func wireSink(_ context.Context, s config.Sink, what string, env wireEnv, _ *parts) (engine.Sink, error) {
+	switch {
+	case s.Stdout != nil:
+		format, err := stdout.ParseFormat(s.Stdout.Format)
+		if err != nil {
+			return nil, fmt.Errorf("%s stdout: %w", what, err)
+		}
+		return stdout.New(env.stdout, format), nil
+	case s.Discard != nil:
+		return discard.New(), nil
+	default:
+		return nil, fmt.Errorf("%s %s %w", what, s.Kind(), errNotInThisBuild)
+	}
+}

@@ -1,0 +1,64 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Source reads shards and emits their batches to a [Host].
+//
+// # Notes
+//
+//   - The source owns its shards' lifecycles. Before emitting a shard's
+//     batches it calls [Host.OpenShard], which returns the position to resume
+//     from: a stored checkpoint wins over the source's configured start.
+//   - Batches of one shard must be emitted in order, from one goroutine at a
+//     time. Different shards may be emitted concurrently.
+//   - Run returns nil when the source is exhausted (a bounded backfill, a
+//     generator's count), after which the pipeline drains and ends. It
+//     returns ctx.Err() or nil when ctx is cancelled. Any other error fails
+//     the pipeline.
+type Source interface {
+	Run(ctx context.Context, host Host) error
+}
+
+// BatchRecycler is implemented by sources that reuse batch memory. The engine
+// calls RecycleBatch once a batch is done; the source may then reuse the
+// batch and every buffer its records point to. It may be called from any
+// goroutine, concurrently.
+type BatchRecycler interface {
+	RecycleBatch(b *Batch)
+}
+
+// Resume is where a shard should be read from.
+type Resume struct {
+	// Found reports whether a checkpoint exists; when false the source uses
+	// its configured start position and Cursor is empty.
+	Found bool
+	// Cursor is the committed next cursor to read from.
+	Cursor string
+	// CursorTime is the cursor's time when known.
+	CursorTime time.Time
+}
+
+// Host is the engine side that a [Source] talks to. The engine implements
+// it; connector tests may implement it to drive a source alone.
+type Host interface {
+	// OpenShard registers a shard and returns its resume position. Opening a
+	// shard that is already open returns its current committed position.
+	OpenShard(ctx context.Context, key ShardKey) (Resume, error)
+	// Emit hands a batch of an open shard to the pipeline. It blocks while
+	// the memory budget or the shard's queue is full, and returns ctx.Err()
+	// if ctx ends first, or an error if the pipeline has failed or the shard
+	// is not open.
+	Emit(ctx context.Context, b *Batch) error
+	// FinishShard says the shard will emit nothing more (a readonly shard
+	// read to its end). Its batches still complete and commit.
+	FinishShard(key ShardKey)
+	// DrainShard waits until every batch emitted for the shard is done and
+	// its committed cursor is saved to the committers, then forgets the
+	// shard and returns the saved checkpoint. A source calls it before
+	// releasing a shard to another consumer (group rebalance); it must not
+	// emit for the shard meanwhile.
+	DrainShard(ctx context.Context, key ShardKey) (Checkpoint, error)
+}
