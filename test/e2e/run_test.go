@@ -254,4 +254,3 @@ func assertCommitted(t *testing.T, path string, shards int) {
 		t.Fatalf("%d shards committed, want %d: %+v", len(cps), shards, cps)
 	}
 }
-
