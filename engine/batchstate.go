@@ -55,7 +55,12 @@ func (bs *batchState) release(n int64) {
 }
 
 func (p *Pipeline) newBatchState() *batchState {
-	if bs, ok := p.bsPool.Get().(*batchState); ok {
+	p.freeMu.Lock()
+	defer p.freeMu.Unlock()
+	if n := len(p.free); n > 0 {
+		bs := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
 		return bs
 	}
 	return &batchState{p: p}
@@ -88,7 +93,9 @@ func (p *Pipeline) finish(bs *batchState) {
 	clear(bs.dead)
 	bs.res.Reset()
 	bs.sh, bs.batch, bs.dead, bs.written, bs.outputs = nil, nil, bs.dead[:0], time.Time{}, 0
-	p.bsPool.Put(bs)
+	p.freeMu.Lock()
+	p.free = append(p.free, bs)
+	p.freeMu.Unlock()
 	if p.recycler != nil {
 		p.recycler.RecycleBatch(batch)
 	}

@@ -36,7 +36,9 @@ func benchmarkEngine(b *testing.B, shards int) {
 	src := enginetest.NewSource(enginetest.SourceConfig{Shards: shards, Batches: batches, Records: perBatch, BodySize: 190})
 	sink := discard.New()
 	store := enginetest.NewStore()
-	cfg := engine.NewConfig().WithLogger(quietLogger).WithCommitters(store).WithCheckpointInterval(100 * time.Millisecond)
+	// 64 MiB is the budget a pipeline file gets by default.
+	cfg := engine.NewConfig().WithLogger(quietLogger).WithCommitters(store).
+		WithCheckpointInterval(100 * time.Millisecond).WithMaxInflightBytes(64 << 20)
 	p, err := engine.New("bench", src, []engine.StageFactory{identity}, sink, cfg)
 	if err != nil {
 		b.Fatal(err)

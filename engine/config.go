@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"runtime"
 	"time"
@@ -50,8 +51,8 @@ func ParseErrorPolicy(s string) (ErrorPolicy, error) {
 
 // Default values of [Config].
 const (
-	DefaultMaxInflightBytes   = 256 << 20
-	DefaultShardQueueDepth    = 4
+	DefaultMaxInflightBytes   = 64 << 20
+	DefaultShardQueueDepth    = 8
 	DefaultCheckpointInterval = 5 * time.Second
 	DefaultShutdownTimeout    = 30 * time.Second
 )
@@ -68,10 +69,11 @@ type Config struct {
 	checkpointInterval time.Duration
 	shutdownTimeout    time.Duration
 	logger             *slog.Logger
+	registry           *prometheus.Registry
 }
 
-// NewConfig returns the default configuration: GOMAXPROCS workers, a 256 MiB
-// in-flight budget, 4 queued batches per shard, the fail policy, no
+// NewConfig returns the default configuration: GOMAXPROCS workers, a 64 MiB
+// in-flight budget, 8 queued batches per shard, the fail policy, no
 // committers, checkpoints every 5s and a 30s shutdown drain.
 func NewConfig() Config {
 	return Config{
@@ -112,6 +114,11 @@ func (c Config) WithCheckpointInterval(d time.Duration) Config { c.checkpointInt
 // WithShutdownTimeout bounds how long a cancelled pipeline drains in-flight
 // batches before its final commit.
 func (c Config) WithShutdownTimeout(d time.Duration) Config { c.shutdownTimeout = d; return c }
+
+// WithRegistry makes the pipeline register its metrics on reg instead of a
+// registry of its own, so that connectors built before the pipeline can
+// register theirs on the same one; [Pipeline.Handler] serves reg.
+func (c Config) WithRegistry(reg *prometheus.Registry) Config { c.registry = reg; return c }
 
 // WithLogger sets the logger; the pipeline adds its name to every entry.
 func (c Config) WithLogger(l *slog.Logger) Config { c.logger = l; return c }

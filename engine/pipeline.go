@@ -36,7 +36,12 @@ type Pipeline struct {
 	recycler BatchRecycler
 	budget   *byteBudget
 	runq     *runQueue
-	bsPool   sync.Pool
+
+	// freeMu guards free, the batch states (and their output buffers)
+	// ready for reuse. Unlike a sync.Pool it survives garbage collections;
+	// the budget bounds how many states exist.
+	freeMu sync.Mutex
+	free   []*batchState
 
 	started atomic.Bool
 	running atomic.Bool // between starting the source and the end of the drain
@@ -82,13 +87,16 @@ func New(name string, src Source, stages []StageFactory, sink Sink, cfg Config) 
 		sink:        sink,
 		cfg:         cfg,
 		log:         logger.With("pipeline", name),
-		reg:         prometheus.NewRegistry(),
+		reg:         cfg.registry,
 		runq:        newRunQueue(),
 		idle:        make(chan struct{}, 1),
 		failed:      make(chan struct{}),
 		shards:      make(map[ShardKey]*shard),
 		checkpoints: make(map[ShardKey]Checkpoint),
 		released:    make(map[ShardKey]bool),
+	}
+	if p.reg == nil {
+		p.reg = prometheus.NewRegistry()
 	}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p.m = newMetrics(prometheus.WrapRegistererWith(prometheus.Labels{"pipeline": name}, p.reg))

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/slspipe/slspipe/config"
@@ -52,7 +53,8 @@ func runPipeline(ctx context.Context, stderr, stdout io.Writer, path string) err
 	logger := newLogger(stderr, p.Log)
 	logger.Info("starting pipeline", "pipeline", p.Name, "file", path, "summary", p.Summary())
 
-	parts, err := wire(ctx, p, wireEnv{logger: logger, stdout: stdout})
+	registry := prometheus.NewRegistry()
+	parts, err := wire(ctx, p, wireEnv{logger: logger, stdout: stdout, registry: registry})
 	if err != nil {
 		return err
 	}
@@ -64,7 +66,8 @@ func runPipeline(ctx context.Context, stderr, stdout io.Writer, path string) err
 		WithCheckpointInterval(p.Checkpoint.Interval.D()).
 		WithShutdownTimeout(p.Limits.ShutdownTimeout.D()).
 		WithCommitters(parts.committers...).
-		WithLogger(logger)
+		WithLogger(logger).
+		WithRegistry(registry)
 	policy, err := engine.ParseErrorPolicy(p.OnError)
 	if err != nil {
 		return err

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 
@@ -18,8 +20,9 @@ import (
 
 // wireEnv is what wiring needs from the process.
 type wireEnv struct {
-	logger *slog.Logger
-	stdout io.Writer
+	logger   *slog.Logger
+	stdout   io.Writer
+	registry *prometheus.Registry // connectors register their metrics here
 }
 
 // parts are a pipeline's components, built from its file.

@@ -57,9 +57,10 @@ const (
 type Source struct {
 	cfg      Config
 	interval time.Duration // event-time and pacing gap between records of a shard
-	pool     sync.Pool
-	mu       sync.Mutex
-	owners   map[*engine.Batch]*genBatch
+
+	mu     sync.Mutex // guards owners and free
+	owners map[*engine.Batch]*genBatch
+	free   []*genBatch // recycled batches; unlike a sync.Pool, kept across GCs
 }
 
 // New validates cfg and returns a generator.

@@ -58,21 +58,22 @@ func mix(x uint64) uint64 {
 // RecycleBatch implements engine.BatchRecycler.
 func (s *Source) RecycleBatch(b *engine.Batch) {
 	s.mu.Lock()
-	gb := s.owners[b]
-	s.mu.Unlock()
-	if gb != nil {
-		s.pool.Put(gb)
+	if gb := s.owners[b]; gb != nil {
+		s.free = append(s.free, gb)
 	}
+	s.mu.Unlock()
 }
 
 func (s *Source) newBatch() *genBatch {
-	if gb, ok := s.pool.Get().(*genBatch); ok {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.free); n > 0 {
+		gb := s.free[n-1]
+		s.free = s.free[:n-1]
 		return gb
 	}
 	gb := &genBatch{}
-	s.mu.Lock()
 	s.owners[&gb.Batch] = gb
-	s.mu.Unlock()
 	return gb
 }
 

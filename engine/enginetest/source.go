@@ -37,13 +37,13 @@ type SourceConfig struct {
 type Source struct {
 	cfg  SourceConfig
 	body []byte
-	pool sync.Pool
 
 	mu       sync.Mutex // guards the fields below
 	resumed  map[int]engine.Resume
 	released map[int]engine.Checkpoint
 	emitted  int
 	owners   map[*engine.Batch]*memBatch
+	free     []*memBatch // recycled batches
 }
 
 // NewSource returns a source serving the data cfg describes.
@@ -166,21 +166,22 @@ var (
 // RecycleBatch implements [engine.BatchRecycler].
 func (s *Source) RecycleBatch(b *engine.Batch) {
 	s.mu.Lock()
-	mb := s.owners[b]
-	s.mu.Unlock()
-	if mb != nil {
-		s.pool.Put(mb)
+	if mb := s.owners[b]; mb != nil {
+		s.free = append(s.free, mb)
 	}
+	s.mu.Unlock()
 }
 
 func (s *Source) batch(shard, b int) *engine.Batch {
-	mb, _ := s.pool.Get().(*memBatch)
-	if mb == nil {
+	s.mu.Lock()
+	var mb *memBatch
+	if n := len(s.free); n > 0 {
+		mb, s.free = s.free[n-1], s.free[:n-1]
+	} else {
 		mb = &memBatch{}
-		s.mu.Lock()
 		s.owners[&mb.Batch] = mb
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	n := s.cfg.Records
 	if cap(mb.Records) < n {
 		mb.Records = make([]engine.Record, n)
