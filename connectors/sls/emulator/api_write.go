@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/apierr"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
+	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/apierr"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/store"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/wire"
 )

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/apierr"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
+	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/apierr"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/wire"
 )
 

@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/apierr"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/auth"
-	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/groups"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/store"
 )
