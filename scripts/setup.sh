@@ -18,6 +18,9 @@ fi
 
 go mod download
 
+# Toolchains that build the WebAssembly guest modules the tests run (C, Rust, WAT).
+"$(dirname "$0")/setup-wasm.sh"
+
 # The second, independent SLS client the emulator is tested with (npm @alicloud/log).
 npm_dir=connectors/sls/emulator/testdata/npm
 if [[ -f $npm_dir/package.json && ! -d $npm_dir/node_modules/@alicloud/log ]]; then

@@ -1,0 +1,3 @@
+module github.com/slspipe/slspipe/plugins/sdk/go
+
+go 1.24

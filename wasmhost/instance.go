@@ -1,0 +1,165 @@
+package wasmhost
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/slspipe/slspipe/wasmhost/internal/abi"
+)
+
+// instance is one instantiated copy of a module with its exports resolved once, so a
+// batch costs no name lookups. Owned by whoever holds its slot.
+type instance struct {
+	mod      api.Module
+	mem      api.Memory
+	arena    api.Function
+	process  api.Function
+	init     api.Function
+	lastErr  api.Function
+	stack    [2]uint64 // reused parameter/result stack for CallWithStack
+	arenaPtr uint32
+	arenaCap uint32
+	stderr   *tailBuffer
+	memory   *cappedAllocator
+	plan     inputPlan
+}
+
+func (m *Module) newInstance(ctx context.Context) (*instance, error) {
+	stderr := &tailBuffer{max: 2048}
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions("_initialize").
+		WithStderr(stderr).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader)
+	for k, v := range m.opts.Env {
+		cfg = cfg.WithEnv(k, v)
+	}
+	if len(m.opts.Dirs) > 0 {
+		fs := wazero.NewFSConfig()
+		for guest, host := range m.opts.Dirs {
+			fs = fs.WithReadOnlyDirMount(host, guest)
+		}
+		cfg = cfg.WithFSConfig(fs)
+	}
+	alloc := &cappedAllocator{limit: uint64(m.opts.MemoryLimitPages) * 65536}
+	mod, err := m.rt.InstantiateModule(alloc.context(ctx), m.compiled, cfg)
+	if err != nil {
+		if ctx.Err() == nil && isLinkError(err) {
+			return nil, moduleErr(m.name, ErrUnknownImport, "%v", err)
+		}
+		return nil, m.classify(ctx, nil, stderr, fmt.Errorf("instantiate: %w", err))
+	}
+	in := &instance{
+		mod:     mod,
+		mem:     mod.Memory(),
+		arena:   mod.ExportedFunction(abi.ExportArena),
+		process: mod.ExportedFunction(abi.ExportProcess),
+		init:    mod.ExportedFunction(abi.ExportInit),
+		lastErr: mod.ExportedFunction(abi.ExportLastError),
+		stderr:  stderr,
+		memory:  alloc,
+	}
+	if err := m.initInstance(ctx, in); err != nil {
+		_ = mod.Close(ctx)
+		return nil, err
+	}
+	return in, nil
+}
+
+func isLinkError(err error) bool {
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "is not exported in module") || strings.Contains(msg, "not instantiated")
+}
+
+func (m *Module) initInstance(ctx context.Context, in *instance) error {
+	if in.init == nil {
+		return nil
+	}
+	size := configSize(m.config)
+	ptr, err := in.ensureArena(ctx, uint32(size))
+	if err != nil {
+		return m.classify(ctx, in, in.stderr, fmt.Errorf("%s: %w", abi.ExportArena, err))
+	}
+	view, ok := in.mem.Read(ptr, uint32(size))
+	if !ok {
+		return moduleErr(m.name, ErrBadOutput, "%s returned %d, too close to the end of memory for %d bytes", abi.ExportArena, ptr, size)
+	}
+	encodeConfig(view, ptr, m.config)
+	in.stack[0], in.stack[1] = uint64(ptr), uint64(size)
+	if err := in.init.CallWithStack(ctx, in.stack[:]); err != nil {
+		return m.classify(ctx, in, in.stderr, fmt.Errorf("%s: %w", abi.ExportInit, err))
+	}
+	if st := int32(uint32(in.stack[0])); st != 0 {
+		return moduleErr(m.name, ErrInit, "status %d: %s", st, in.lastError(ctx))
+	}
+	return nil
+}
+
+// ensureArena returns a guest buffer of at least n bytes. The guest's pointer stays valid
+// until the next slspipe_arena call, so it is asked only when the batch outgrows it.
+func (in *instance) ensureArena(ctx context.Context, n uint32) (uint32, error) {
+	if n <= in.arenaCap && in.arenaPtr != 0 {
+		return in.arenaPtr, nil
+	}
+	in.stack[0] = uint64(n)
+	if err := in.arena.CallWithStack(ctx, in.stack[:]); err != nil {
+		return 0, err
+	}
+	ptr := uint32(in.stack[0])
+	if ptr == 0 {
+		return 0, fmt.Errorf("guest could not allocate %d bytes", n)
+	}
+	in.arenaPtr, in.arenaCap = ptr, n
+	return ptr, nil
+}
+
+// lastError fetches the guest's error message for a failed init or process, if it has one.
+func (in *instance) lastError(ctx context.Context) string {
+	if in.lastErr == nil {
+		return "(no message: the module does not export " + abi.ExportLastError + ")"
+	}
+	if err := in.lastErr.CallWithStack(ctx, in.stack[:]); err != nil {
+		return "(" + abi.ExportLastError + " failed: " + err.Error() + ")"
+	}
+	packed := in.stack[0]
+	msg, ok := in.mem.Read(uint32(packed>>32), min(uint32(packed), maxLogBytes))
+	if !ok {
+		return "(" + abi.ExportLastError + " returned a range outside memory)"
+	}
+	return string(msg)
+}
+
+// classify turns a failed guest call into a *ModuleError of the right kind, or into the
+// caller's context error when the caller gave up.
+func (m *Module) classify(ctx context.Context, in *instance, stderr *tailBuffer, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("wasm module %q: %w", m.name, ctxErr)
+	}
+	detail := err.Error()
+	if tail := stderr.String(); tail != "" {
+		detail += "\nguest stderr:\n" + tail
+	}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded {
+		return &ModuleError{Module: m.name, Kind: ErrDeadline, Detail: fmt.Sprintf("no result within %v: %s", m.opts.Timeout, detail)}
+	}
+	if in != nil && in.memory.refused {
+		return &ModuleError{Module: m.name, Kind: ErrMemoryLimit, Detail: fmt.Sprintf("limit %d pages: %s", m.opts.MemoryLimitPages, detail)}
+	}
+	return &ModuleError{Module: m.name, Kind: ErrTrap, Detail: detail}
+}
+
+func (in *instance) close(ctx context.Context) { _ = in.mod.Close(ctx) }

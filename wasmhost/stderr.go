@@ -1,0 +1,27 @@
+package wasmhost
+
+import "sync"
+
+// tailBuffer keeps the last max bytes written to it: a guest's stderr, attached to trap
+// errors because that is where Go and Rust guests print their panic message.
+type tailBuffer struct {
+	mu  sync.Mutex // guards buf; the guest writes while the host may read after a trap
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}
