@@ -40,7 +40,7 @@ Start here:
 	root.AddCommand(
 		newVersionCmd(),
 		newEmulatorCmd(),
-		newValidateCmd(),
+		newValidateCmd(checkModules),
 		newRunCmd(),
 	)
 	return root

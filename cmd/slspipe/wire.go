@@ -16,6 +16,7 @@ import (
 	"github.com/slspipe/slspipe/connectors/stdout"
 	"github.com/slspipe/slspipe/engine"
 	"github.com/slspipe/slspipe/state"
+	"github.com/slspipe/slspipe/wasmhost"
 )
 
 // wireEnv is what wiring needs from the process.
@@ -23,6 +24,7 @@ type wireEnv struct {
 	logger   *slog.Logger
 	stdout   io.Writer
 	registry *prometheus.Registry // connectors register their metrics here
+	modules  *moduleLoader
 }
 
 // parts are a pipeline's components, built from its file.
@@ -62,8 +64,10 @@ func wire(ctx context.Context, p *config.Pipeline, env wireEnv) (_ *parts, err e
 	if out.source, err = wireSource(ctx, p, env, out); err != nil {
 		return nil, err
 	}
+	env.modules = &moduleLoader{logger: env.logger, registry: env.registry}
+	out.closers = append(out.closers, func() error { return env.modules.close(context.Background()) })
 	for _, step := range p.Stages() {
-		f, err := wireStep(ctx, step, env)
+		f, err := wireStep(ctx, step, env, out)
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +108,7 @@ func wireSource(_ context.Context, p *config.Pipeline, _ wireEnv, _ *parts) (eng
 	}
 }
 
-func wireStep(_ context.Context, step config.Step, _ wireEnv) (engine.StageFactory, error) {
+func wireStep(ctx context.Context, step config.Step, env wireEnv, out *parts) (engine.StageFactory, error) {
 	if step.Builtin != "" {
 		f, err := builtin.New(step.Role, step.Builtin, step.Name, step.Config)
 		if err != nil {
@@ -112,7 +116,12 @@ func wireStep(_ context.Context, step config.Step, _ wireEnv) (engine.StageFacto
 		}
 		return f, nil
 	}
-	return nil, fmt.Errorf("step %s: WebAssembly module %s: modules %w", step.Name, step.Module, errNotInThisBuild)
+	m, err := env.modules.open(ctx, step)
+	if err != nil {
+		return nil, err
+	}
+	out.closers = append(out.closers, func() error { return m.Close(context.Background()) })
+	return wasmhost.NewStageFactory(m, nil), nil
 }
 
 func wireSink(_ context.Context, s config.Sink, what string, env wireEnv, _ *parts) (engine.Sink, error) {
