@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/slspipe/slspipe/engine"
+	"github.com/slspipe/slspipe/internal/recordjson"
 )
 
 // Format is how the sink prints a record.
@@ -126,86 +126,12 @@ func appendTextValue(dst, v []byte) []byte {
 	return append(dst, v...)
 }
 
-// AppendRecord appends r as a JSON object line, newline included: "__time__"
-// (seconds), "__time_ns__", "__topic__", "__source__", tags as
-// "__tag__:key", then the fields in order. Bytes that are not valid UTF-8
-// are written as U+FFFD.
+// AppendRecord appends r as a JSON object line, newline included (see
+// recordjson.Append), or its payload when a serializer set one.
 func AppendRecord(dst []byte, r *engine.Record) []byte {
 	if r.Payload != nil {
 		return appendPayload(dst, r.Payload)
 	}
-	dst = append(dst, `{"__time__":`...)
-	dst = strconv.AppendInt(dst, r.Time.Sec, 10)
-	if r.Time.Nsec != 0 {
-		dst = append(dst, `,"__time_ns__":`...)
-		dst = strconv.AppendUint(dst, uint64(r.Time.Nsec), 10)
-	}
-	if r.Topic != "" {
-		dst = append(dst, `,"__topic__":`...)
-		dst = appendString(dst, r.Topic)
-	}
-	if r.Source != "" {
-		dst = append(dst, `,"__source__":`...)
-		dst = appendString(dst, r.Source)
-	}
-	for _, t := range r.Tags {
-		dst = append(dst, `,"__tag__:`...)
-		dst = appendEscaped(dst, t.Key)
-		dst = append(dst, `":`...)
-		dst = appendBytes(dst, t.Value)
-	}
-	for _, f := range r.Fields {
-		dst = append(dst, ',')
-		dst = appendBytes(dst, f.Key)
-		dst = append(dst, ':')
-		dst = appendBytes(dst, f.Value)
-	}
-	return append(dst, "}\n"...)
-}
-
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	dst = appendEscaped(dst, []byte(s))
-	return append(dst, '"')
-}
-
-func appendBytes(dst, b []byte) []byte {
-	dst = append(dst, '"')
-	dst = appendEscaped(dst, b)
-	return append(dst, '"')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendEscaped appends b as the inside of a JSON string.
-func appendEscaped(dst, b []byte) []byte {
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, b[i:i+size]...)
-		}
-		i += size
-	}
-	return dst
+	dst = recordjson.Append(dst, r)
+	return append(dst, '\n')
 }
