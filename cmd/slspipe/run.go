@@ -89,10 +89,7 @@ func runPipeline(ctx context.Context, stderr, stdout io.Writer, path string) err
 		defer stop()
 	}
 
-	if err := pipe.Run(ctx); err != nil {
-		return fmt.Errorf("pipeline %s: %w", p.Name, err)
-	}
-	return nil
+	return pipe.Run(ctx) // its error names the pipeline
 }
 
 // serveMetrics serves h (/metrics, /healthz, /readyz) on addr until the
