@@ -13,6 +13,7 @@ import (
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/connectors/discard"
 	"github.com/slspipe/slspipe/connectors/generate"
+	natsconn "github.com/slspipe/slspipe/connectors/nats"
 	"github.com/slspipe/slspipe/connectors/stdout"
 	"github.com/slspipe/slspipe/engine"
 	"github.com/slspipe/slspipe/state"
@@ -25,6 +26,7 @@ type wireEnv struct {
 	stdout   io.Writer
 	registry *prometheus.Registry // connectors register their metrics here
 	modules  *moduleLoader
+	pipeline string
 }
 
 // parts are a pipeline's components, built from its file.
@@ -48,6 +50,7 @@ func (p *parts) close(logger *slog.Logger) {
 // wire builds every component of p. On error, what was built is closed.
 func wire(ctx context.Context, p *config.Pipeline, env wireEnv) (_ *parts, err error) {
 	out := &parts{}
+	env.pipeline = p.Name
 	defer func() {
 		if err != nil {
 			out.close(env.logger)
@@ -89,8 +92,17 @@ func wire(ctx context.Context, p *config.Pipeline, env wireEnv) (_ *parts, err e
 // errNotInThisBuild marks a configured kind whose connector this build lacks.
 var errNotInThisBuild = errors.New("is not available in this build of slspipe")
 
-func wireSource(_ context.Context, p *config.Pipeline, _ wireEnv, _ *parts) (engine.Source, error) {
+func wireSource(ctx context.Context, p *config.Pipeline, env wireEnv, out *parts) (engine.Source, error) {
 	switch src := p.Source; {
+	case src.NATS != nil:
+		s, err := natsconn.NewSource(ctx, *src.NATS, natsconn.WithLogger(env.logger), natsconn.WithClientName("slspipe/"+p.Name))
+		if err != nil {
+			return nil, fmt.Errorf("source nats: %w", err)
+		}
+		out.closers = append(out.closers, s.Close)
+		// The source acknowledges messages as their positions commit.
+		out.committers = append(out.committers, s)
+		return s, nil
 	case src.Generate != nil:
 		g := src.Generate
 		return generate.New(generate.Config{
@@ -124,8 +136,15 @@ func wireStep(ctx context.Context, step config.Step, env wireEnv, out *parts) (e
 	return wasmhost.NewStageFactory(m, nil), nil
 }
 
-func wireSink(_ context.Context, s config.Sink, what string, env wireEnv, _ *parts) (engine.Sink, error) {
+func wireSink(ctx context.Context, s config.Sink, what string, env wireEnv, out *parts) (engine.Sink, error) {
 	switch {
+	case s.NATS != nil:
+		sink, err := natsconn.NewSink(ctx, *s.NATS, natsconn.WithLogger(env.logger.With("sink", what)), natsconn.WithClientName("slspipe/"+env.pipeline))
+		if err != nil {
+			return nil, fmt.Errorf("%s nats: %w", what, err)
+		}
+		out.closers = append(out.closers, sink.Close)
+		return sink, nil
 	case s.Stdout != nil:
 		format, err := stdout.ParseFormat(s.Stdout.Format)
 		if err != nil {
