@@ -1,0 +1,136 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/slspipe/slspipe/connectors/nats/natsserver"
+)
+
+// TestRunIntoJetStreamExactlyOnceAcrossSIGKILL kills `slspipe run` several
+// times while it publishes into JetStream and restarts it each time: the
+// stream ends with every record exactly once, because replays carry the
+// same Nats-Msg-Id and the stream drops them.
+func TestRunIntoJetStreamExactlyOnceAcrossSIGKILL(t *testing.T) {
+	const total = 20000
+	srv, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.yaml")
+	yaml := fmt.Sprintf(`version: 1
+name: e2e-nats
+source:
+  generate: {shards: 4, count: %d, rate: 8000, seed: 3}
+sink:
+  nats:
+    url: %s
+    subject: logs.e2e
+    stream: E2E
+    create_stream: true
+    duplicate_window: 10m
+checkpoint: {path: ./state.db, interval: 200ms}
+metrics: {listen: ""}
+`, total, srv.URL())
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	streamMsgs := func() uint64 {
+		s, err := js.Stream(ctx, "E2E")
+		if err != nil {
+			return 0
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return 0
+		}
+		return info.State.Msgs
+	}
+
+	kills := 0
+	for kills < 3 && streamMsgs() < total {
+		r := startRun(t, path)
+		// Kill it once the stream has grown by a few thousand messages
+		// (polled: the stream is in another process's hands).
+		target := streamMsgs() + 3000
+		deadline := time.Now().Add(60 * time.Second)
+		exited := false
+		for !exited && streamMsgs() < target && time.Now().Before(deadline) {
+			select {
+			case <-r.done:
+				exited = true
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if exited {
+			r.wait(t)
+			break
+		}
+		if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		r.wait(t)
+		kills++
+	}
+	if kills == 0 {
+		t.Fatal("the pipeline finished before it could be killed; the test proves nothing")
+	}
+	final := startRun(t, path)
+	if code, _ := final.wait(t); code != 0 {
+		t.Fatalf("final run exited %d; stderr:\n%s", code, final.stderr.String())
+	}
+
+	// Every generated record is in the stream once: count and distinct ids.
+	s, err := js.Stream(ctx, "E2E")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := streamMsgs(); got != total {
+		t.Fatalf("stream holds %d messages after %d kills, want %d", got, kills, total)
+	}
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for len(ids) < total {
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			ids[m.Headers().Get("Nats-Msg-Id")] = true
+			n++
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if len(ids) != total {
+		t.Fatalf("%d distinct Nats-Msg-Id in the stream, want %d", len(ids), total)
+	}
+	t.Logf("%d records exactly once after %d SIGKILLs", total, kills)
+}
