@@ -42,6 +42,7 @@ Start here:
 		newEmulatorCmd(),
 		newValidateCmd(checkModules),
 		newRunCmd(),
+		newDevCmd(),
 	)
 	return root
 }

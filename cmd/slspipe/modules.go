@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
@@ -34,6 +35,8 @@ func moduleCacheDir() (string, bool) {
 type moduleLoader struct {
 	logger   *slog.Logger
 	registry prometheus.Registerer
+	// clock, when set, backs the modules' clock_now (slspipe test pins it).
+	clock func() time.Time
 
 	once     sync.Once
 	cache    *wasmhost.Cache
@@ -91,8 +94,9 @@ func (l *moduleLoader) open(ctx context.Context, step config.Step) (*wasmhost.Mo
 				counters.WithLabelValues(stepName, name).Add(float64(delta))
 			}
 		},
-		Env:  env,
-		Dirs: dirs,
+		Env:   env,
+		Dirs:  dirs,
+		Clock: l.clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("step %s: %w", step.Name, err)

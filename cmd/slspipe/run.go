@@ -42,17 +42,32 @@ Check a file first with "slspipe validate pipeline.yaml".`,
 // runPipeline loads, wires and runs one pipeline until ctx is cancelled or
 // its source is exhausted.
 func runPipeline(ctx context.Context, stderr, stdout io.Writer, path string) error {
+	p, err := loadPipeline(stderr, path)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(stderr, p.Log)
+	return runLoaded(ctx, p, logger, stdout, nil)
+}
+
+// loadPipeline loads path, printing every problem of an invalid file.
+func loadPipeline(stderr io.Writer, path string) (*config.Pipeline, error) {
 	p, err := config.Load(path)
 	if err != nil {
 		var list *config.Errors
 		if errors.As(err, &list) {
-			return reportProblems(stderr, path, list.List)
+			return nil, reportProblems(stderr, path, list.List)
 		}
-		return err
+		return nil, err
 	}
-	logger := newLogger(stderr, p.Log)
-	logger.Info("starting pipeline", "pipeline", p.Name, "file", path, "summary", p.Summary())
+	return p, nil
+}
 
+// runLoaded wires and runs p. started, when set, is called with the
+// pipeline and its metrics registry just before it runs.
+func runLoaded(ctx context.Context, p *config.Pipeline, logger *slog.Logger, stdout io.Writer,
+	started func(*engine.Pipeline, *prometheus.Registry)) error {
+	logger.Info("starting pipeline", "pipeline", p.Name, "file", p.File, "summary", p.Summary())
 	registry := prometheus.NewRegistry()
 	parts, err := wire(ctx, p, wireEnv{logger: logger, stdout: stdout, registry: registry})
 	if err != nil {
@@ -88,7 +103,9 @@ func runPipeline(ctx context.Context, stderr, stdout io.Writer, path string) err
 		}
 		defer stop()
 	}
-
+	if started != nil {
+		started(pipe, registry)
+	}
 	return pipe.Run(ctx) // its error names the pipeline
 }
 

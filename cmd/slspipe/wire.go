@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"errors"
 	"fmt"
@@ -114,6 +115,9 @@ func wireSource(ctx context.Context, p *config.Pipeline, env wireEnv, out *parts
 			Template:    g.Template,
 			Fields:      g.Fields,
 			RecordBytes: int(g.RecordBytes.Bytes()),
+			// Event times start now, so lag and time cursors look real; the
+			// records' contents and ids still depend only on the seed.
+			Start: time.Now(),
 		})
 	default:
 		return nil, fmt.Errorf("source %s %w", src.Kind(), errNotInThisBuild)
