@@ -15,6 +15,7 @@ import (
 	"github.com/slspipe/slspipe/connectors/discard"
 	"github.com/slspipe/slspipe/connectors/generate"
 	natsconn "github.com/slspipe/slspipe/connectors/nats"
+	slsconn "github.com/slspipe/slspipe/connectors/sls"
 	"github.com/slspipe/slspipe/connectors/stdout"
 	"github.com/slspipe/slspipe/engine"
 	"github.com/slspipe/slspipe/state"
@@ -58,12 +59,16 @@ func wire(ctx context.Context, p *config.Pipeline, env wireEnv) (_ *parts, err e
 		}
 	}()
 
-	st, err := state.Open(p.Checkpoint.Path)
-	if err != nil {
-		return nil, err
+	// In distributed group mode checkpoints live in the consumer group, so
+	// that any replica can take over a shard; there is no local file.
+	if sls := p.Source.SLS; sls == nil || sls.GroupMode != "distributed" {
+		st, err := state.Open(p.Checkpoint.Path)
+		if err != nil {
+			return nil, err
+		}
+		out.closers = append(out.closers, st.Close)
+		out.committers = append(out.committers, st.Committer())
 	}
-	out.closers = append(out.closers, st.Close)
-	out.committers = append(out.committers, st.Committer())
 
 	if out.source, err = wireSource(ctx, p, env, out); err != nil {
 		return nil, err
@@ -95,6 +100,21 @@ var errNotInThisBuild = errors.New("is not available in this build of slspipe")
 
 func wireSource(ctx context.Context, p *config.Pipeline, env wireEnv, out *parts) (engine.Source, error) {
 	switch src := p.Source; {
+	case src.SLS != nil:
+		s, err := slsconn.NewSource(*src.SLS,
+			slsconn.WithLogger(env.logger),
+			slsconn.WithRegisterer(prometheus.WrapRegistererWith(prometheus.Labels{"pipeline": p.Name}, env.registry)),
+			slsconn.WithPipelineName(p.Name))
+		if err != nil {
+			return nil, fmt.Errorf("source sls: %w", err)
+		}
+		// Standalone: the file (first committer) stays authoritative and the
+		// group shows progress in the console. Distributed: the group is
+		// the only committer.
+		if c := s.Committer(); c != nil {
+			out.committers = append(out.committers, c)
+		}
+		return s, nil
 	case src.NATS != nil:
 		s, err := natsconn.NewSource(ctx, *src.NATS, natsconn.WithLogger(env.logger), natsconn.WithClientName("slspipe/"+p.Name))
 		if err != nil {

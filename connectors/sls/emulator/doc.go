@@ -30,7 +30,7 @@
 //     a shard, as the SDK assumes.
 //   - Log.Time must lie within [now-7d, now+15min] (InvalidTimestamp
 //     otherwise), as on the service. Logstore TTL is recorded but data never
-//     expires.
+//     expires on its own; Server.ExpireBefore expires a shard's old data.
 //   - Pulls never recompress: each log group is stored once as an LZ4 block
 //     and a pull joins consecutive blocks, re-encoding only their seams.
 package emulator

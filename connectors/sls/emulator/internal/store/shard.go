@@ -26,6 +26,7 @@ type shard struct {
 	mu       sync.RWMutex // guards everything below
 	readOnly bool
 	groups   []group
+	expired  int      // groups[:expired] are past their TTL (see ExpireBefore)
 	seg      *os.File // nil in memory mode
 	segSize  int64
 }
@@ -58,7 +59,7 @@ func (sh *shard) info() ShardInfo {
 	return ShardInfo{
 		ID: sh.id, ReadOnly: sh.readOnly, BeginKey: sh.begin, EndKey: sh.end,
 		CreateTime: sh.createTime, Parents: append([]int(nil), sh.parents...),
-		Begin: sh.base, End: sh.base + int64(len(sh.groups)),
+		Begin: sh.base + int64(sh.expired), End: sh.base + int64(len(sh.groups)),
 	}
 }
 
@@ -178,7 +179,7 @@ func (s *Store) CursorAt(projectName, name string, id int, t int64) (int64, erro
 	defer sh.mu.RUnlock()
 	ns := t * int64(time.Second)
 	i := sort.Search(len(sh.groups), func(i int) bool { return sh.groups[i].recv >= ns })
-	return sh.base + int64(i), nil
+	return sh.base + int64(max(i, sh.expired)), nil
 }
 
 // CursorTime returns the receive time (unix seconds) of the group at seq.
@@ -192,7 +193,7 @@ func (s *Store) CursorTime(projectName, name string, id int, seq int64) (int64, 
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	i := seq - sh.base
-	if i < 0 || i > int64(len(sh.groups)) {
+	if i < int64(sh.expired) || i > int64(len(sh.groups)) {
 		return 0, ErrInvalidCursor
 	}
 	if i == int64(len(sh.groups)) {
@@ -259,7 +260,7 @@ func (s *Store) Read(projectName, name string, id int, req ReadRequest, dst []by
 func (sh *shard) selectLocked(req ReadRequest) (i, j, raw int, err error) {
 	n := int64(len(sh.groups))
 	from := req.From - sh.base
-	if from < 0 || from > n {
+	if from < int64(sh.expired) || from > n {
 		return 0, 0, 0, ErrInvalidCursor
 	}
 	limit := n

@@ -1,0 +1,216 @@
+package sls
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/slspipe/slspipe/config"
+	"github.com/slspipe/slspipe/engine"
+)
+
+// Sizes of the decoded tables' elements, for the memory budget.
+const (
+	fieldSize  = int(unsafe.Sizeof(engine.Field{}))
+	recordSize = int(unsafe.Sizeof(engine.Record{}))
+	spanSize   = int(unsafe.Sizeof(recSpan{}))
+)
+
+// readEnd says why a shard reader stopped.
+type readEnd int
+
+const (
+	// endCancelled: the context ended (shutdown, shard taken away).
+	endCancelled readEnd = iota
+	// endFinished: a readonly shard was read to its end.
+	endFinished
+	// endStopTime: the shard reached stop_time.
+	endStopTime
+)
+
+// shardReader pulls one shard and emits its batches, in order, from one
+// goroutine.
+type shardReader struct {
+	src      *Source
+	host     engine.Host
+	key      engine.ShardKey
+	cursor   string
+	readonly *atomic.Bool // set by discovery when the shard turns readonly
+}
+
+// run pulls from r.cursor until the shard ends, stop_time is reached, ctx
+// ends, or a fatal error occurs.
+func (r *shardReader) run(ctx context.Context) (readEnd, error) {
+	s := r.src
+	ls, shard := r.key.Logstore, r.key.Shard
+	stopAt := s.cfg.StopTime.Time
+	stopCursor := ""
+	idle := s.cfg.FetchInterval.D()
+	what := "pull shard " + strconv.Itoa(shard)
+	for {
+		if ctx.Err() != nil {
+			return endCancelled, nil
+		}
+		if !stopAt.IsZero() && stopCursor == "" && time.Now().After(stopAt.Add(time.Second)) {
+			// Nothing can be received before stop_time any more: fix the
+			// shard's stop cursor.
+			c, err := s.getCursor(ctx, ls, shard, strconv.FormatInt(ceilSeconds(stopAt), 10))
+			if err != nil {
+				return s.endOf(ctx, err)
+			}
+			stopCursor = c
+		}
+		if stopCursor != "" && r.cursor == stopCursor {
+			return endStopTime, nil
+		}
+		b := batches.get()
+		var res pullResult
+		err := s.call(ctx, ls, what, func() error {
+			var err error
+			res, err = s.c.pull(ctx, ls, shard, r.cursor, stopCursor, s.cfg.MaxPerFetch, s.useZstd, b)
+			return err
+		})
+		if err != nil {
+			batches.put(b)
+			if classify(err) == classInvalidCursor && !isCtx(err) {
+				if err := r.cursorExpired(ctx, err); err != nil {
+					return s.endOf(ctx, err)
+				}
+				continue
+			}
+			return s.endOf(ctx, err)
+		}
+		if res.count == 0 || len(b.dec.records) == 0 {
+			batches.put(b)
+			switch {
+			case stopCursor != "" && (res.next == r.cursor || res.next == stopCursor):
+				return endStopTime, nil
+			case res.next == r.cursor && r.readonly.Load():
+				return endFinished, nil
+			}
+			if res.next != r.cursor && res.next != "" {
+				r.cursor = res.next // groups with no logs
+				continue
+			}
+			if err := sleep(ctx, idle); err != nil {
+				return endCancelled, nil
+			}
+			continue
+		}
+		if !stopAt.IsZero() && stopCursor == "" && !res.cursorTime.IsZero() && res.cursorTime.Unix() >= ceilSeconds(stopAt) {
+			// The batch reaches past stop_time: wait until the stop cursor
+			// is known and pull it again up to there.
+			batches.put(b)
+			if err := sleep(ctx, time.Until(stopAt.Add(time.Second))); err != nil {
+				return endCancelled, nil
+			}
+			continue
+		}
+		if err := r.emit(ctx, b, res); err != nil {
+			batches.put(b)
+			return s.endOf(ctx, err)
+		}
+		r.cursor = res.next
+		// More data may be waiting: pull again at once.
+	}
+}
+
+// endOf maps an error to the reader's end: cancellation is not an error.
+func (s *Source) endOf(ctx context.Context, err error) (readEnd, error) {
+	if ctx.Err() != nil || isCtx(err) {
+		return endCancelled, nil
+	}
+	return endCancelled, err
+}
+
+// emit fills in the records' identities and the batch position and hands
+// the batch to the engine.
+func (r *shardReader) emit(ctx context.Context, b *pullBatch, res pullResult) error {
+	s := r.src
+	ls, shard := r.key.Logstore, r.key.Shard
+	groups := b.dec.groups
+	// Log-group cursors are consecutive integers ending at the last read
+	// one, as the SDK computes them; without the header, count from the
+	// cursor read from.
+	first, ok := int64(0), false
+	if res.hasLast {
+		first, ok = res.readLast-int64(groups)+1, true
+	} else if n, err := decodeCursorNum(r.cursor); err == nil {
+		first, ok = n, true
+	}
+	cursors := make([]string, groups)
+	for g := range cursors {
+		if ok {
+			cursors[g] = encodeCursorNum(first + int64(g))
+		} else {
+			cursors[g] = r.cursor + "#" + strconv.Itoa(g)
+		}
+	}
+	recs := b.dec.records
+	for i := range recs {
+		id := &recs[i].Identity
+		id.Logstore, id.Shard, id.Cursor = ls, shard, cursors[b.dec.spans[i].group]
+	}
+	ct := res.cursorTime
+	if ct.IsZero() {
+		if t, err := s.c.sdk.GetCursorTime(s.cfg.Project, ls, shard, res.next); err == nil {
+			ct = t
+		}
+	}
+	b.Records = recs
+	b.Position = engine.Position{Logstore: ls, Shard: shard, Cursor: r.cursor, NextCursor: res.next, CursorTime: ct}
+	// The batch weighs what it pins: the pulled bytes and the decoded
+	// tables.
+	b.Size = cap(b.comp) + cap(b.raw) + cap(b.dec.fields)*fieldSize + cap(b.dec.records)*(recordSize+spanSize)
+	s.m.pulledLogs.WithLabelValues(ls).Add(float64(len(recs)))
+	if err := r.host.Emit(ctx, &b.Batch); err != nil {
+		return fmt.Errorf("%s: emit shard %d batch at cursor %s: %w", s.where(ls), shard, r.cursor, err)
+	}
+	return nil
+}
+
+// cursorExpired applies on_cursor_expired to an invalid cursor.
+func (r *shardReader) cursorExpired(ctx context.Context, cause error) error {
+	s := r.src
+	ls, shard := r.key.Logstore, r.key.Shard
+	policy := s.cfg.OnCursorExpired
+	s.m.cursorExpired.WithLabelValues(ls, policy).Inc()
+	if policy == "fail" {
+		return &fatalError{msg: fmt.Sprintf("%s: shard %d: cursor %s has expired (on_cursor_expired: fail)", s.where(ls), shard, r.cursor), err: cause}
+	}
+	pos := config.Position{Mode: config.PositionBegin}
+	if policy == "end" {
+		pos.Mode = config.PositionEnd
+	}
+	cur, err := s.positionCursor(ctx, ls, shard, pos)
+	if err != nil {
+		return err
+	}
+	s.log.Warn("cursor expired; data past the logstore TTL is lost",
+		"logstore", ls, "shard", shard, "cursor", r.cursor, "on_cursor_expired", policy, "restart_cursor", cur)
+	r.cursor = cur
+	return nil
+}
+
+// encodeCursorNum and decodeCursorNum convert between SLS cursors (base64
+// of a decimal integer) and their numbers.
+func encodeCursorNum(n int64) string {
+	var buf [20]byte
+	return base64.StdEncoding.EncodeToString(strconv.AppendInt(buf[:0], n, 10))
+}
+
+func decodeCursorNum(c string) (int64, error) {
+	var buf [32]byte
+	if base64.StdEncoding.DecodedLen(len(c)) > len(buf) {
+		return 0, fmt.Errorf("cursor %q too long", c)
+	}
+	n, err := base64.StdEncoding.Decode(buf[:], []byte(c))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(string(buf[:n]), 10, 64)
+}

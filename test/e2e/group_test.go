@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	sls "github.com/aliyun/aliyun-log-go-sdk"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/slspipe/slspipe/connectors/generate"
+	"github.com/slspipe/slspipe/connectors/nats/natsserver"
+	"github.com/slspipe/slspipe/connectors/sls/emulator"
+	"github.com/slspipe/slspipe/internal/slsload"
+)
+
+// startEmulatorProcess runs `slspipe emulator` and returns its address.
+func startEmulatorProcess(t *testing.T, logstore string) string {
+	t.Helper()
+	cmd := exec.Command(slspipeBin, "emulator", "--addr", "127.0.0.1:0", "--logstore", logstore)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("emulator did not say where it listens: %v", err)
+	}
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	if !ok {
+		t.Fatalf("emulator printed %q", line)
+	}
+	return addr
+}
+
+// load writes count generated records (seeded) into demo/nginx.
+func load(t *testing.T, client sls.ClientInterface, count int64, seed uint64) {
+	t.Helper()
+	gen, err := generate.New(generate.Config{Shards: 8, Count: count, BatchSize: 50, Start: time.Now(), Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slsload.New(client, "demo", "nginx", "request_id").Run(context.Background(), gen); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConsumerGroupReplicasSurviveSIGKILL runs three replicas of one
+// pipeline in one consumer group over 8 shards, kills one with SIGKILL while
+// data keeps arriving, and checks that its shards move to the others: every
+// record reaches JetStream and the group's checkpoints end at each shard's
+// end.
+func TestConsumerGroupReplicasSurviveSIGKILL(t *testing.T) {
+	const batch = 4000
+	addr := startEmulatorProcess(t, "demo/nginx:8")
+	client := sls.CreateNormalInterface(addr, emulator.DefaultAccessKeyID, emulator.DefaultAccessKeySecret, "")
+	client.SetHTTPClient(emulator.DialClient(addr))
+	load(t, client, batch, 1)
+
+	ns, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.yaml")
+	yaml := fmt.Sprintf(`version: 1
+name: e2e-group
+source:
+  sls:
+    endpoint: http://%s
+    project: demo
+    logstore: nginx
+    access_key_id: %s
+    access_key_secret: %s
+    consumer_group: e2e-group
+    group_mode: distributed
+    consumer_name: ${REPLICA}
+    heartbeat_interval: 1s
+    heartbeat_timeout: 3s
+    shard_discovery_interval: 1s
+    fetch_interval: 50ms
+sink:
+  nats:
+    url: %s
+    subject: logs.group
+    stream: GROUP
+    create_stream: true
+    duplicate_window: 10m
+checkpoint: {interval: 200ms}
+limits: {shutdown_timeout: 10s}
+metrics: {listen: ""}
+`, addr, emulator.DefaultAccessKeyID, emulator.DefaultAccessKeySecret, ns.URL())
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	replicas := map[string]*runningPipeline{}
+	for _, name := range []string{"r1", "r2", "r3"} {
+		r := &runningPipeline{more: make(chan struct{}, 1), done: make(chan struct{})}
+		r.cmd = exec.Command(slspipeBin, "run", path)
+		r.cmd.Env = append(os.Environ(), "REPLICA="+name)
+		r.cmd.Stderr = &r.stderr
+		if err := r.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = r.cmd.Wait(); close(r.done) }()
+		replicas[name] = r
+	}
+	defer func() {
+		for _, r := range replicas {
+			_ = r.cmd.Process.Kill()
+			<-r.done
+		}
+	}()
+
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	streamMsgs := func() uint64 {
+		s, err := js.Stream(ctx, "GROUP")
+		if err != nil {
+			return 0
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return 0
+		}
+		return info.State.Msgs
+	}
+	// waitFor polls a condition held by other processes, with a deadline.
+	waitFor := func(what string, limit time.Duration, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(limit)
+		for !cond() {
+			for name, r := range replicas {
+				select {
+				case <-r.done:
+					if name != "r2" {
+						t.Fatalf("replica %s exited; stderr:\n%s", name, r.stderr.String())
+					}
+				default:
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after %s (stream holds %d)", what, limit, streamMsgs())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	waitFor("first records delivered", 60*time.Second, func() bool { return streamMsgs() >= batch/2 })
+	if err := replicas["r2"].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-replicas["r2"].done
+	killed := time.Now()
+	load(t, client, batch, 2) // more data on every shard, including r2's
+
+	waitFor("every record delivered after the kill", 90*time.Second, func() bool { return streamMsgs() >= 2*batch })
+	t.Logf("all %d records delivered %.1fs after the SIGKILL (heartbeat timeout 3s)", 2*batch, time.Since(killed).Seconds())
+	if got := streamMsgs(); got != 2*batch {
+		t.Fatalf("stream holds %d messages, want %d", got, 2*batch)
+	}
+
+	// The group's checkpoints reach every shard's end.
+	waitFor("group checkpoints at every shard's end", 30*time.Second, func() bool {
+		cps, err := client.GetCheckpoint("demo", "nginx", "e2e-group")
+		if err != nil {
+			return false
+		}
+		byShard := map[int]string{}
+		for _, cp := range cps {
+			byShard[cp.ShardID] = cp.CheckPoint
+		}
+		for shard := 0; shard < 8; shard++ {
+			end, err := client.GetCursor("demo", "nginx", shard, "end")
+			if err != nil || byShard[shard] != end {
+				return false
+			}
+		}
+		return true
+	})
+
+	for _, name := range []string{"r1", "r3"} {
+		r := replicas[name]
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		<-r.done
+		if code := r.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("replica %s exited %d after SIGTERM; stderr:\n%s", name, code, r.stderr.String())
+		}
+	}
+}
