@@ -32,8 +32,11 @@ fmt:
 bench: setup
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-demo:
-	@echo "make demo arrives with the end-to-end pipeline; today try: make build && $(BIN) emulator --logstore demo/nginx:4"
+# The main job on embedded defaults: an SLS emulator fed with generated nginx
+# logs, an embedded JetStream server, and pipeline.yaml.example between them,
+# with live progress. Ctrl-C drains, commits and exits 0.
+demo: setup build
+	$(BIN) dev pipeline.yaml.example
 
 clean:
 	rm -rf bin
