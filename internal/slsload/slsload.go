@@ -38,6 +38,12 @@ func (l *Loader) Records() int64 { return l.records.Load() }
 
 // Run drives src until it is exhausted or ctx ends, writing what it emits.
 func (l *Loader) Run(ctx context.Context, src engine.Source) error {
+	// One call before the concurrent ones: it checks the logstore exists,
+	// and the SDK client finishes its lazy, unsynchronised set-up on its
+	// first request.
+	if _, err := l.client.GetLogStore(l.project, l.logstore); err != nil {
+		return fmt.Errorf("logstore %s/%s: %w", l.project, l.logstore, err)
+	}
 	err := src.Run(ctx, host{l: l, recycle: recycler(src)})
 	if ctx.Err() != nil {
 		return nil
