@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
 TEST_FLAGS ?= -race -timeout 12m
 
-.PHONY: all setup build test lint fmt bench demo clean
+.PHONY: all setup build test lint fmt bench demo image image-smoke deploy-check clean
 
 all: build
 
@@ -37,6 +37,18 @@ bench: setup
 # with live progress. Ctrl-C drains, commits and exits 0.
 demo: setup build
 	$(BIN) dev pipeline.yaml.example
+
+# The container image (podman or buildah, installed by scripts/setup-containers.sh).
+image:
+	VERSION=$(VERSION) ./scripts/image.sh
+
+# Builds the image and runs pipelines in it against the emulator on loopback.
+image-smoke:
+	VERSION=$(VERSION) ./scripts/image-smoke.sh
+
+# Checks deploy/kubernetes without a cluster, including the pipeline it carries.
+deploy-check: build
+	./deploy/check.sh $(BIN)
 
 clean:
 	rm -rf bin
