@@ -20,15 +20,21 @@ if [[ ! -x $slspipe ]]; then
 	echo "deploy-check: building $slspipe" >&2
 	CGO_ENABLED=0 go build -trimpath -o "$slspipe" ./cmd/slspipe
 fi
-python3 -c 'import yaml' 2>/dev/null || {
-	echo "deploy-check: python3 with PyYAML is needed (apt-get install python3-yaml)" >&2
-	exit 1
-}
+# A python3 with PyYAML: the one on PATH, else Debian's (installing python3-yaml).
+py=python3
+if ! "$py" -c 'import yaml' 2>/dev/null; then
+	py=/usr/bin/python3
+	if ! "$py" -c 'import yaml' 2>/dev/null; then
+		echo "deploy-check: installing python3-yaml" >&2
+		if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+		$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-yaml >/dev/null
+	fi
+fi
 
 dir=deploy/kubernetes
 
 # 1 and 2. Parse and cross-check. Prints "ENV NAME=VALUE" lines for step 4.
-env_lines=$(python3 - "$dir" <<'PY'
+env_lines=$("$py" - "$dir" <<'PY'
 import glob, os, re, sys
 import yaml
 
