@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
 TEST_FLAGS ?= -race -timeout 12m
 
-.PHONY: all setup build test lint fmt bench demo image image-smoke deploy-check clean
+.PHONY: all setup build test lint fmt bench bench-micro demo image image-smoke deploy-check clean
 
 all: build
 
@@ -29,7 +29,17 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files --cached --others --exclude-standard '*.go')
 
-bench: setup
+BENCH_FLAGS ?=
+
+# The benchmark table: the emulator and NATS in their own processes, baselines
+# (raw decode, the official consumer library program, the JetStream publish
+# limit) and slspipe scenarios measured in the same run (bench/README.md).
+bench: setup build
+	plugins/build.sh bin/wasm
+	$(GO) run ./bench/cmd/slsbench -slspipe $(BIN) -modules bin/wasm -out bin/bench.md $(BENCH_FLAGS)
+
+# Go micro-benchmarks of every package.
+bench-micro: setup
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 # The main job on embedded defaults: an SLS emulator fed with generated nginx

@@ -1,0 +1,58 @@
+package bench
+
+import (
+	"math"
+	"testing"
+
+	sls "github.com/aliyun/aliyun-log-go-sdk"
+	"google.golang.org/protobuf/proto"
+)
+
+func TestScanLogGroupListCountsLogsAndBytes(t *testing.T) {
+	lg := &sls.LogGroup{Topic: proto.String("t"), Source: proto.String("10.0.0.1"),
+		LogTags: []*sls.LogTag{{Key: proto.String("k"), Value: proto.String("v")}}}
+	var want int64
+	for i := range 7 {
+		log := &sls.Log{Time: proto.Uint32(uint32(1700000000 + i)), TimeNs: proto.Uint32(5)}
+		for _, kv := range [][2]string{{"host", "web-1"}, {"status", "200"}} {
+			log.Contents = append(log.Contents, &sls.LogContent{Key: proto.String(kv[0]), Value: proto.String(kv[1])})
+			want += int64(len(kv[0]) + len(kv[1]))
+		}
+		lg.Logs = append(lg.Logs, log)
+	}
+	b, err := (&sls.LogGroupList{LogGroups: []*sls.LogGroup{lg, lg}}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, size, err := scanLogGroupList(b)
+	if err != nil || logs != 14 || size != 2*want {
+		t.Fatalf("scan = %d logs, %d bytes, %v; want 14, %d", logs, size, err, 2*want)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _, _ = scanLogGroupList(b) }); allocs != 0 {
+		t.Errorf("scan allocates %.0f times per call", allocs)
+	}
+	if _, _, err := scanLogGroupList(b[:len(b)-3]); err == nil {
+		t.Error("a truncated list scanned without error")
+	}
+}
+
+func TestHistogramQuantile(t *testing.T) {
+	exp := `# TYPE slspipe_batch_latency_seconds histogram
+slspipe_batch_latency_seconds_bucket{pipeline="a",le="0.001"} 0
+slspipe_batch_latency_seconds_bucket{pipeline="a",le="0.002"} 50
+slspipe_batch_latency_seconds_bucket{pipeline="a",le="0.004"} 100
+slspipe_batch_latency_seconds_bucket{pipeline="a",le="+Inf"} 100
+slspipe_batch_latency_seconds_sum{pipeline="a"} 0.2
+slspipe_batch_latency_seconds_count{pipeline="a"} 100
+`
+	b := histogramBuckets(exp, batchLatencyMetric)
+	if got := histogramQuantile(0.5, b); math.Abs(got-0.002) > 1e-9 {
+		t.Errorf("p50 = %v, want 0.002", got)
+	}
+	if got := histogramQuantile(0.75, b); math.Abs(got-0.003) > 1e-9 {
+		t.Errorf("p75 = %v, want 0.003", got)
+	}
+	if got := histogramQuantile(0.5, nil); !math.IsNaN(got) {
+		t.Errorf("empty histogram p50 = %v, want NaN", got)
+	}
+}
