@@ -1,8 +1,12 @@
 package bench
 
 import (
+	"context"
 	"math"
+	"os/exec"
+	"runtime"
 	"testing"
+	"time"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
 	"google.golang.org/protobuf/proto"
@@ -54,5 +58,26 @@ slspipe_batch_latency_seconds_count{pipeline="a"} 100
 	}
 	if got := histogramQuantile(0.5, nil); !math.IsNaN(got) {
 		t.Errorf("empty histogram p50 = %v, want NaN", got)
+	}
+}
+
+// A child started while the harness holds much memory reports its own peak
+// RSS, not the harness's (which the kernel copies into its rusage).
+func TestRunMeasuredPeakRSSIsTheChilds(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep command")
+	}
+	held := make([]byte, 256<<20)
+	for i := range held {
+		held[i] = 1
+	}
+	m, err := runMeasured(context.Background(), time.Minute, sleep, []string{"0.3"}, nil, nil)
+	runtime.KeepAlive(held)
+	if err != nil || m.failure() != nil {
+		t.Fatalf("run sleep: %v, %v", err, m.failure())
+	}
+	if m.peakRSS <= 0 || m.peakRSS > 64<<20 {
+		t.Errorf("sleep's peak RSS = %d MiB; want a few MiB, the harness holds 256 MiB", m.peakRSS>>20)
 	}
 }

@@ -30,16 +30,18 @@ import (
 const (
 	ScenarioRawDecode      = "raw-decode"
 	ScenarioLibrary        = "library"
+	ScenarioLibraryNoop    = "library-noop"
 	ScenarioJetStreamLimit = "jetstream-limit"
 	ScenarioNoModule       = "slspipe"
+	ScenarioDiscard        = "slspipe-discard"
 	ScenarioIdentity       = "slspipe-identity"
 	ScenarioChain          = "slspipe-chain"
 	ScenarioSweep          = "sweep"
 )
 
 // AllScenarios lists every scenario in the order they run.
-var AllScenarios = []string{ScenarioRawDecode, ScenarioLibrary, ScenarioJetStreamLimit,
-	ScenarioNoModule, ScenarioIdentity, ScenarioChain, ScenarioSweep}
+var AllScenarios = []string{ScenarioRawDecode, ScenarioLibrary, ScenarioLibraryNoop, ScenarioJetStreamLimit,
+	ScenarioNoModule, ScenarioDiscard, ScenarioIdentity, ScenarioChain, ScenarioSweep}
 
 // Source kinds for the slspipe scenarios.
 const (
@@ -410,9 +412,13 @@ func (h *harness) runScenarios(ctx context.Context) error {
 		run func() Row
 	}{
 		{ScenarioLibrary, func() Row { return h.runLibrary(ctx) }},
+		{ScenarioLibraryNoop, func() Row { return h.runLibraryNoop(ctx) }},
 		{ScenarioJetStreamLimit, func() Row { return h.runJetStreamLimit(ctx) }},
 		{ScenarioNoModule, func() Row {
 			return h.runSlspipe(ctx, ScenarioNoModule, "slspipe, no module (built-ins) → JetStream", nil)
+		}},
+		{ScenarioDiscard, func() Row {
+			return h.runSlspipe(ctx, ScenarioDiscard, "slspipe, no module (built-in deserializer) → discard", nil)
 		}},
 		{ScenarioIdentity, func() Row {
 			const name = "slspipe, c_identity.wasm → JetStream"
@@ -558,14 +564,21 @@ func (h *harness) bytesOf(records int64) int64 {
 
 // percentiles is what libconsumer and jspub print.
 type percentiles struct {
-	Records int64   `json:"records"`
-	P50MS   float64 `json:"p50_ms"`
-	P99MS   float64 `json:"p99_ms"`
+	Records int64 `json:"records"`
+	// DoneUnixNano is when libconsumer's count reached -expect.
+	DoneUnixNano int64   `json:"done_unix_nano"`
+	P50MS        float64 `json:"p50_ms"`
+	P99MS        float64 `json:"p99_ms"`
+}
+
+func parsePercentiles(stdout string) (percentiles, bool) {
+	var p percentiles
+	err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &p)
+	return p, err == nil
 }
 
 func (row *Row) setPercentiles(stdout string) {
-	var p percentiles
-	if json.Unmarshal([]byte(strings.TrimSpace(stdout)), &p) == nil && p.Records > 0 {
+	if p, ok := parsePercentiles(stdout); ok && p.Records > 0 {
 		row.P50 = time.Duration(p.P50MS * float64(time.Millisecond))
 		row.P99 = time.Duration(p.P99MS * float64(time.Millisecond))
 	}
@@ -578,12 +591,51 @@ func (h *harness) runLibrary(ctx context.Context) Row {
 		return runMeasured(ctx, h.cfg.Timeout, filepath.Join(h.tools, "libconsumer"), []string{
 			"-endpoint", h.emulator.addr, "-project", project, "-logstore", mainStore,
 			"-group", fmt.Sprintf("libconsumer-%d", time.Now().UnixNano()),
-			"-nats", h.natsd.addr, "-subject", subject, "-expect", strconv.FormatInt(h.cfg.Records, 10),
+			"-sink", "nats", "-nats", h.natsd.addr, "-subject", subject, "-expect", strconv.FormatInt(h.cfg.Records, 10),
 			"-timeout", h.cfg.Timeout.String(),
 		}, nil, nil)
 	})
 	row := h.jsRow(ScenarioLibrary, scenario, r, err, h.cfg.Records)
 	row.setPercentiles(r.m.stdout)
+	return row
+}
+
+// runLibraryNoop runs the consumer library with a processor that only
+// counts the logs and commits: the library's own cost, for the source
+// benchmark. Its time ends when the count reaches the preloaded records,
+// before the library's shutdown, as the JetStream rows' ends at the last
+// stored message.
+func (h *harness) runLibraryNoop(ctx context.Context) Row {
+	const scenario = "official consumer library, no-op processor (count + commit) (own process)"
+	h.progress("running %s", scenario)
+	row := Row{Key: ScenarioLibraryNoop, Scenario: scenario, Records: h.cfg.Records, Bytes: h.bytesOf(h.cfg.Records), P50: -1, P99: -1}
+	m, err := runMeasured(ctx, h.cfg.Timeout, filepath.Join(h.tools, "libconsumer"), []string{
+		"-endpoint", h.emulator.addr, "-project", project, "-logstore", mainStore,
+		"-group", fmt.Sprintf("libconsumer-noop-%d", time.Now().UnixNano()),
+		"-sink", "none", "-expect", strconv.FormatInt(h.cfg.Records, 10),
+		"-timeout", h.cfg.Timeout.String(),
+	}, nil, nil)
+	if err == nil {
+		err = m.failure()
+	}
+	p, ok := parsePercentiles(m.stdout)
+	switch {
+	case err != nil:
+	case !ok || p.DoneUnixNano == 0:
+		err = fmt.Errorf("no result line: %q", lastLines(m.stdout, 2))
+	case p.Records < h.cfg.Records:
+		err = fmt.Errorf("processed %d of %d logs", p.Records, h.cfg.Records)
+	}
+	if err != nil {
+		row.Unavailable = "failed: " + err.Error()
+		return row
+	}
+	if p.Records != h.cfg.Records {
+		row.Note = fmt.Sprintf("processed %d logs", p.Records)
+	}
+	row.Duration = time.Unix(0, p.DoneUnixNano).Sub(m.started)
+	row.PeakRSS, row.CPU = m.peakRSS, m.cpu
+	row.setPercentiles(m.stdout)
 	return row
 }
 
@@ -603,8 +655,9 @@ func (h *harness) runJetStreamLimit(ctx context.Context) Row {
 	return row
 }
 
-// runSlspipe runs one slspipe process over the main logstore into a fresh
-// stream.
+// runSlspipe runs one slspipe process over the main logstore: into a fresh
+// stream, or into the discard sink for ScenarioDiscard, whose time is the
+// process's whole run (stop_time ends it once everything was read).
 func (h *harness) runSlspipe(ctx context.Context, key, scenario string, steps []stepSpec) Row {
 	src := h.slsSource(mainStore)
 	switch h.source {
@@ -616,14 +669,13 @@ func (h *harness) runSlspipe(ctx context.Context, key, scenario string, steps []
 	}
 	h.progress("running %s", scenario)
 	var scraper *metricsScraper
-	r, err := h.withStream(ctx, key, func(subject, stream string) (measured, error) {
+	run := func(sink sinkSpec) (measured, error) {
 		metricsAddr, err := freeAddr()
 		if err != nil {
 			return measured{}, err
 		}
 		path, err := writePipeline(h.work, pipelineSpec{
-			name: key, source: src, steps: steps, stateDir: h.work, metricsAddr: metricsAddr,
-			sink: sinkSpec{natsURL: h.natsd.addr, subject: subject, stream: stream},
+			name: key, source: src, steps: steps, stateDir: h.work, metricsAddr: metricsAddr, sink: sink,
 		})
 		if err != nil {
 			return measured{}, err
@@ -631,8 +683,17 @@ func (h *harness) runSlspipe(ctx context.Context, key, scenario string, steps []
 		scraper = &metricsScraper{url: "http://" + metricsAddr + "/metrics"}
 		return runMeasured(ctx, h.cfg.Timeout, h.slspipe, []string{"run", path}, h.slsEnv(),
 			func(ctx context.Context, _ int) { scraper.run(ctx, 100*time.Millisecond) })
-	})
-	row := h.jsRow(key, scenario, r, err, h.cfg.Records)
+	}
+	var row Row
+	if key == ScenarioDiscard {
+		m, err := run(sinkSpec{})
+		row = h.discardRow(key, scenario, m, err, h.cfg.Records)
+	} else {
+		r, err := h.withStream(ctx, key, func(subject, stream string) (measured, error) {
+			return run(sinkSpec{natsURL: h.natsd.addr, subject: subject, stream: stream})
+		})
+		row = h.jsRow(key, scenario, r, err, h.cfg.Records)
+	}
 	if h.source == SourceGenerate {
 		row.Note = strings.TrimPrefix(row.Note+"; generate source, not SLS", "; ")
 	}
@@ -643,6 +704,21 @@ func (h *harness) runSlspipe(ctx context.Context, key, scenario string, steps []
 			row.P99 = time.Duration(p99 * float64(time.Second))
 		}
 	}
+	return row
+}
+
+// discardRow turns a run into the discard sink into a row timed from the
+// process start to its exit.
+func (h *harness) discardRow(key, scenario string, m measured, err error, records int64) Row {
+	row := Row{Key: key, Scenario: scenario, Records: records, Bytes: h.bytesOf(records), P50: -1, P99: -1}
+	if err == nil {
+		err = m.failure()
+	}
+	if err != nil {
+		row.Unavailable = "failed: " + err.Error()
+		return row
+	}
+	row.Duration, row.PeakRSS, row.CPU = m.wall, m.peakRSS, m.cpu
 	return row
 }
 
@@ -706,11 +782,14 @@ func freeAddr() (string, error) {
 
 func (h *harness) notes() []string {
 	notes := []string{
-		"records/s: source records over the time from the process start to the last message stored in the scenario's own JetStream stream (file storage, 2 min duplicate window); startup is included, shutdown is not. Raw decode: its own wall time.",
+		"records/s: source records over the time from the process start to the last message stored in the scenario's own JetStream stream (file storage, 2 min duplicate window); startup is included, shutdown is not. Raw decode: its own wall time. Library, no-op: process start to the moment its count reached the preloaded records (shutdown not included). slspipe → discard: process start to exit (startup and shutdown included; stop_time ends the run once everything was read).",
+		"Source benchmark (library-noop, slspipe-discard): the same SLS source settings as the JetStream rows, nothing published; their × library is over the no-op library row and they have no JetStream limit.",
 		"MB/s: raw bytes of the records (field keys and values as stored in SLS), not wire or JSON bytes.",
-		"p50/p99: slspipe: slspipe_batch_latency_seconds from /metrics (a pulled batch's emission to its last sink confirmation), interpolated within histogram buckets, last scrape before exit; library: a Process call's start to its last acknowledgement (then it commits); JetStream limit: one message's publish to its acknowledgement. A backlog is being drained, so the time since the records were written is not meaningful.",
-		"peak RSS and CPU: the process under test alone (rusage of the child: VmHWM, utime+stime). The emulator and the NATS server run as their own processes and are not counted. Raw decode runs inside the harness: CPU is the harness's, RSS is not separated.",
-		fmt.Sprintf("Sweep: %d records per shard count, slspipe without modules → %s; its time is the process's whole run (start to exit, including startup and shutdown), so small counts understate it.", h.cfg.SweepRecords, h.cfg.SweepSink),
+		"p50/p99: slspipe: slspipe_batch_latency_seconds from /metrics (a pulled batch's emission to its last sink confirmation), interpolated within histogram buckets, last scrape before exit; library: a Process call's start to its last acknowledgement (then it commits), no-op library: a Process call's start to its commit; JetStream limit: one message's publish to its acknowledgement. A backlog is being drained, so the time since the records were written is not meaningful.",
+		"peak RSS and CPU: the process under test alone (rusage of the child: VmHWM, utime+stime; when its ru_maxrss is no more than the harness's own peak, which the kernel copies into a child started with CLONE_VM, the child's VmHWM sampled every 50 ms). The emulator and the NATS server run as their own processes and are not counted. Raw decode runs inside the harness: CPU is the harness's, RSS is not separated.",
+	}
+	if len(h.report.Sweep) > 0 {
+		notes = append(notes, fmt.Sprintf("Sweep: %d records per shard count, slspipe without modules → %s; its time is the process's whole run (start to exit, including startup and shutdown), so small counts understate it.", h.cfg.SweepRecords, h.cfg.SweepSink))
 	}
 	if h.source == SourceGenerate {
 		notes = append(notes, "slspipe read a generate source (records made inside slspipe), not SLS: its rows are not comparable with the baselines.")

@@ -14,9 +14,10 @@ import (
 )
 
 // TestHarnessEndToEnd runs the whole harness on a few thousand records: the
-// emulator, the NATS server, the consumer library program, the publish
-// limit and every slspipe scenario run as real processes, and the table has
-// a row with a non-zero rate for each.
+// emulator, the NATS server, the consumer library program (publishing and
+// no-op), the publish limit and every slspipe scenario run as real
+// processes, and the table has a row with a non-zero rate for each and the
+// source benchmark's ratio.
 func TestHarnessEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers and builds binaries")
@@ -29,8 +30,8 @@ func TestHarnessEndToEnd(t *testing.T) {
 		t.Fatalf("build slspipe: %v\n%s", err, out)
 	}
 	modules := filepath.Join(dir, "wasm")
-	scenarios := []string{bench.ScenarioRawDecode, bench.ScenarioLibrary, bench.ScenarioJetStreamLimit,
-		bench.ScenarioNoModule, bench.ScenarioSweep}
+	scenarios := []string{bench.ScenarioRawDecode, bench.ScenarioLibrary, bench.ScenarioLibraryNoop,
+		bench.ScenarioJetStreamLimit, bench.ScenarioNoModule, bench.ScenarioDiscard, bench.ScenarioSweep}
 	if buildIdentity(t, modules) {
 		// Without the examples the chain is the identity module twice.
 		scenarios = append(scenarios, bench.ScenarioIdentity, bench.ScenarioChain)
@@ -68,6 +69,9 @@ func TestHarnessEndToEnd(t *testing.T) {
 		if key != bench.ScenarioRawDecode && (row.PeakRSS <= 0 || row.CPU <= 0) {
 			t.Errorf("%s: peak RSS %d, CPU %s: the process was not measured", key, row.PeakRSS, row.CPU)
 		}
+	}
+	if s, l, ok := report.SourceBenchmark(); !ok || !strings.Contains(table, "source benchmark: slspipe ") {
+		t.Errorf("no source benchmark line: slspipe %.0f, library %.0f records/s", s, l)
 	}
 	if len(report.Sweep) != 2 {
 		t.Fatalf("sweep has %d rows, want 2", len(report.Sweep))

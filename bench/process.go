@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -107,7 +108,7 @@ func (d *daemon) stop() {
 type measured struct {
 	started  time.Time
 	wall     time.Duration // start to exit
-	peakRSS  int64         // bytes (VmHWM, from rusage)
+	peakRSS  int64         // bytes (VmHWM; see childPeakRSS)
 	cpu      time.Duration // user + system
 	stdout   string
 	stderr   string
@@ -129,11 +130,15 @@ func runMeasured(ctx context.Context, timeout time.Duration, bin string, args, e
 	if err := cmd.Start(); err != nil {
 		return m, fmt.Errorf("start %s: %w", bin, err)
 	}
+	// Read after the start: the child's rusage may carry this value.
+	parentHWM, _ := readVmHWM("self")
 	var wg sync.WaitGroup
 	duringCtx, stopDuring := context.WithCancel(ctx)
 	if during != nil {
 		wg.Go(func() { during(duringCtx, cmd.Process.Pid) })
 	}
+	var sampledHWM int64
+	wg.Go(func() { sampledHWM = sampleVmHWM(duringCtx, cmd.Process.Pid, 50*time.Millisecond) })
 	m.exitErr = cmd.Wait()
 	m.wall = time.Since(m.started)
 	stopDuring()
@@ -141,13 +146,66 @@ func runMeasured(ctx context.Context, timeout time.Duration, bin string, args, e
 	m.stdout, m.stderr = stdout.String(), stderr.String()
 	m.timedOut = errors.Is(runCtx.Err(), context.DeadlineExceeded)
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		m.peakRSS = ru.Maxrss << 10 // KiB on Linux
+		m.peakRSS = childPeakRSS(ru.Maxrss<<10, parentHWM, sampledHWM) // KiB on Linux
 		m.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	if ctx.Err() != nil {
 		return m, ctx.Err()
 	}
 	return m, nil
+}
+
+// childPeakRSS picks the child's peak resident memory. Go starts children
+// with CLONE_VM|CLONE_VFORK, so the kernel seeds the child's ru_maxrss with
+// the harness's own high-water mark at the exec: rusage is the child's peak
+// only when it exceeds parentHWM (read after the start). Otherwise the
+// child's VmHWM sampled while it ran is used, which misses only growth in
+// the last sampling interval.
+func childPeakRSS(rusageMax, parentHWM, sampled int64) int64 {
+	if rusageMax > parentHWM || sampled <= 0 {
+		return rusageMax
+	}
+	return sampled
+}
+
+// sampleVmHWM reads pid's VmHWM every interval until ctx ends or the
+// process is gone, and returns the highest value read (0 when none).
+func sampleVmHWM(ctx context.Context, pid int, every time.Duration) int64 {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var peak int64
+	for {
+		v, ok := readVmHWM(strconv.Itoa(pid))
+		if !ok {
+			return peak
+		}
+		peak = max(peak, v)
+		select {
+		case <-ctx.Done():
+			return peak
+		case <-t.C:
+		}
+	}
+}
+
+// readVmHWM returns the VmHWM line of /proc/<pid>/status in bytes ("self"
+// for this process); false when the process or its memory is gone.
+func readVmHWM(pid string) (int64, bool) {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest) // "123456 kB"
+			if len(f) == 0 {
+				return 0, false
+			}
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			return kb << 10, err == nil
+		}
+	}
+	return 0, false
 }
 
 // failure describes why a measured run did not succeed, or returns nil.

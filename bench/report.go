@@ -108,7 +108,7 @@ func (r *Report) Markdown() string {
 		}
 		return row.RecordsPerSecond()
 	}
-	rawRate, libRate, jsRate := base(ScenarioRawDecode), base(ScenarioLibrary), base(ScenarioJetStreamLimit)
+	rawRate, jsRate := base(ScenarioRawDecode), base(ScenarioJetStreamLimit)
 	for _, row := range r.Rows {
 		name := row.Scenario
 		if row.Note != "" {
@@ -119,10 +119,20 @@ func (r *Report) Markdown() string {
 			continue
 		}
 		rate := row.RecordsPerSecond()
+		// Rows that publish nothing compare with the library doing nothing
+		// and have no JetStream limit.
+		libRate, rowJSRate := base(ScenarioLibrary), jsRate
+		if !publishes(row.Key) {
+			libRate, rowJSRate = base(ScenarioLibraryNoop), 0
+		}
 		fmt.Fprintf(&b, "| %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %.2f |\n",
 			name, humanCount(rate), row.MBPerSecond(),
-			ratio(rate, rawRate), ratio(rate, libRate), ratio(rate, jsRate),
+			ratio(rate, rawRate), ratio(rate, libRate), ratio(rate, rowJSRate),
 			latency(row.P50), latency(row.P99), mib(row.PeakRSS), row.CPUPerMillion())
+	}
+	if s, l, ok := r.SourceBenchmark(); ok {
+		fmt.Fprintf(&b, "\nsource benchmark: slspipe %s logs/s vs consumer library %s logs/s = %.2f×\n",
+			humanCount(s), humanCount(l), s/l)
 	}
 	if len(r.Sweep) > 0 {
 		fmt.Fprintf(&b, "\n### Shard sweep: slspipe, no module → %s\n\n", r.SweepSink)
@@ -147,6 +157,23 @@ func (r *Report) Markdown() string {
 	}
 	return b.String()
 }
+
+// SourceBenchmark returns the records/s of slspipe into the discard sink
+// and of the consumer library with a no-op processor, and whether both
+// rows ran.
+func (r *Report) SourceBenchmark() (slspipe, library float64, ok bool) {
+	s, sok := r.Row(ScenarioDiscard)
+	l, lok := r.Row(ScenarioLibraryNoop)
+	if !sok || !lok {
+		return 0, 0, false
+	}
+	slspipe, library = s.RecordsPerSecond(), l.RecordsPerSecond()
+	return slspipe, library, slspipe > 0 && library > 0
+}
+
+// publishes reports whether the row of scenario key is compared with the
+// JetStream baselines: all but the source benchmark's two rows.
+func publishes(key string) bool { return key != ScenarioLibraryNoop && key != ScenarioDiscard }
 
 func ratio(rate, baseline float64) string {
 	if baseline <= 0 || rate <= 0 {

@@ -43,6 +43,7 @@ Start here:
 		newValidateCmd(checkModules),
 		newRunCmd(),
 		newDevCmd(),
+		newTestCmd(),
 	)
 	return root
 }

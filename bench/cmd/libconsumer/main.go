@@ -5,11 +5,16 @@
 // waits for every acknowledgement of the batch, and only then saves the
 // checkpoint (AutoCommitDisabled + SaveCheckPoint(true)).
 //
+// With -sink none the processor does nothing with the logs: it counts them
+// and saves the checkpoint, and no NATS connection is made. That is the
+// consumer library's own cost, what slspipe's SLS source with a discard sink
+// is compared with.
+//
 // The benchmark runs it as its own process so that its memory and CPU are
 // measured the same way as slspipe's. It exits after -expect logs have been
-// acknowledged, printing one JSON line on stdout: the logs acknowledged and
-// the 50th and 99th percentiles of batch latency (a Process call's start to
-// its last acknowledgement).
+// acknowledged (counted, with -sink none), printing one JSON line on stdout:
+// the logs processed, when the count reached -expect, and the 50th and 99th
+// percentiles of batch latency (a Process call's start to its checkpoint).
 package main
 
 import (
@@ -39,9 +44,12 @@ import (
 
 // result is the line printed on success.
 type result struct {
-	Records int64   `json:"records"`
-	P50MS   float64 `json:"p50_ms"`
-	P99MS   float64 `json:"p99_ms"`
+	Records int64 `json:"records"`
+	// DoneUnixNano is when the count reached -expect (0 without -expect):
+	// the end of the measured time, before the library's shutdown.
+	DoneUnixNano int64   `json:"done_unix_nano"`
+	P50MS        float64 `json:"p50_ms"`
+	P99MS        float64 `json:"p99_ms"`
 }
 
 func main() {
@@ -49,12 +57,17 @@ func main() {
 	project := flag.String("project", "bench", "SLS project")
 	logstore := flag.String("logstore", "main", "SLS logstore")
 	group := flag.String("group", "libconsumer", "consumer group; a new one starts at the beginning")
+	sink := flag.String("sink", "nats", "nats: publish each log to JetStream; none: only count the logs and commit")
 	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "NATS server URL")
 	subject := flag.String("subject", "bench.libconsumer", "subject captured by an existing stream")
 	expect := flag.Int64("expect", 0, "exit after this many logs are acknowledged; 0 runs until SIGTERM")
 	window := flag.Int("window", 4096, "most messages awaiting acknowledgement")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after this long")
 	flag.Parse()
+	if *sink != "nats" && *sink != "none" {
+		fmt.Fprintf(os.Stderr, "libconsumer: -sink %q: want nats or none\n", *sink)
+		os.Exit(2)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -83,6 +96,7 @@ func main() {
 			HTTPClient: emulator.DialClient(*endpoint),
 			Logger:     gokitlog.NewNopLogger(),
 		},
+		publish: *sink == "nats",
 		natsURL: *natsURL,
 		subject: *subject,
 		expect:  *expect,
@@ -97,53 +111,104 @@ func main() {
 
 type config struct {
 	hub     consumer.LogHubConfig
+	publish bool // to JetStream; otherwise only count
 	natsURL string
 	subject string
 	expect  int64
 	window  int
 }
 
-// forwarder publishes consumed log groups to JetStream.
-type forwarder struct {
-	js      jetstream.JetStream
-	subject string
-	expect  int64
-	acked   atomic.Int64
-	done    chan struct{} // closed when expect logs are acknowledged
-	once    sync.Once
+// tally counts the processed logs and the batch latencies; safe for
+// concurrent use by the library's shard goroutines.
+type tally struct {
+	expect int64
+	done   chan struct{} // closed when expect logs are processed
+	once   sync.Once
+	count  atomic.Int64
+	doneAt atomic.Int64 // unix nanoseconds when done closed
 
 	mu        sync.Mutex // guards latencies
 	latencies []time.Duration
 }
 
+func newTally(expect int64) *tally { return &tally{expect: expect, done: make(chan struct{})} }
+
+// add records a processed batch of n logs whose Process call began at began.
+func (t *tally) add(n int, began time.Time) {
+	if n > 0 {
+		t.mu.Lock()
+		t.latencies = append(t.latencies, time.Since(began))
+		t.mu.Unlock()
+	}
+	if total := t.count.Add(int64(n)); t.expect > 0 && total >= t.expect {
+		t.once.Do(func() {
+			t.doneAt.Store(time.Now().UnixNano())
+			close(t.done)
+		})
+	}
+}
+
+func (t *tally) result() result {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	slices.Sort(t.latencies)
+	return result{Records: t.count.Load(), DoneUnixNano: t.doneAt.Load(),
+		P50MS: quantileMS(t.latencies, 0.50), P99MS: quantileMS(t.latencies, 0.99)}
+}
+
+// forwarder publishes consumed log groups to JetStream.
+type forwarder struct {
+	js      jetstream.JetStream
+	subject string
+	*tally
+}
+
 func run(ctx context.Context, cfg config) (result, error) {
-	nc, err := natsgo.Connect(cfg.natsURL, natsgo.Name("slspipe-bench/libconsumer"))
-	if err != nil {
-		return result{}, fmt.Errorf("connect %s: %w", cfg.natsURL, err)
+	t := newTally(cfg.expect)
+	process := countOnly(t)
+	if cfg.publish {
+		nc, err := natsgo.Connect(cfg.natsURL, natsgo.Name("slspipe-bench/libconsumer"))
+		if err != nil {
+			return result{}, fmt.Errorf("connect %s: %w", cfg.natsURL, err)
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(cfg.window))
+		if err != nil {
+			return result{}, fmt.Errorf("jetstream: %w", err)
+		}
+		process = (&forwarder{js: js, subject: cfg.subject, tally: t}).process
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(cfg.window))
-	if err != nil {
-		return result{}, fmt.Errorf("jetstream: %w", err)
-	}
-	f := &forwarder{js: js, subject: cfg.subject, expect: cfg.expect, done: make(chan struct{})}
 	if cfg.hub.HTTPClient == nil {
 		cfg.hub.HTTPClient = http.DefaultClient
 	}
-	worker := consumer.InitConsumerWorkerWithCheckpointTracker(cfg.hub, f.process)
+	worker := consumer.InitConsumerWorkerWithCheckpointTracker(cfg.hub, process)
 	worker.Start()
 	select {
-	case <-f.done:
+	case <-t.done:
 	case <-ctx.Done():
 	}
 	worker.StopAndWait()
-	if cfg.expect > 0 && f.acked.Load() < cfg.expect {
-		return result{}, fmt.Errorf("stopped after %d of %d logs: %w", f.acked.Load(), cfg.expect, context.Cause(ctx))
+	if cfg.expect > 0 && t.count.Load() < cfg.expect {
+		return result{}, fmt.Errorf("stopped after %d of %d logs: %w", t.count.Load(), cfg.expect, context.Cause(ctx))
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	slices.Sort(f.latencies)
-	return result{Records: f.acked.Load(), P50MS: quantileMS(f.latencies, 0.50), P99MS: quantileMS(f.latencies, 0.99)}, nil
+	return t.result(), nil
+}
+
+// countOnly returns the no-op processor: it counts the batch's logs and
+// commits its next cursor.
+func countOnly(t *tally) func(int, *sls.LogGroupList, consumer.CheckPointTracker) (string, error) {
+	return func(shard int, groups *sls.LogGroupList, tracker consumer.CheckPointTracker) (string, error) {
+		began := time.Now()
+		n := 0
+		for _, lg := range groups.LogGroups {
+			n += len(lg.Logs)
+		}
+		if err := tracker.SaveCheckPoint(true); err != nil {
+			return "", fmt.Errorf("shard %d: save checkpoint: %w", shard, err)
+		}
+		t.add(n, began)
+		return "", nil
+	}
 }
 
 // process publishes every log of the batch, waits for all acknowledgements
@@ -202,14 +267,7 @@ func (f *forwarder) process(shard int, groups *sls.LogGroupList, tracker consume
 	if err := tracker.SaveCheckPoint(true); err != nil {
 		return "", fmt.Errorf("shard %d: save checkpoint: %w", shard, err)
 	}
-	if n > 0 {
-		f.mu.Lock()
-		f.latencies = append(f.latencies, time.Since(began))
-		f.mu.Unlock()
-	}
-	if total := f.acked.Add(int64(n)); f.expect > 0 && total >= f.expect {
-		f.once.Do(func() { close(f.done) })
-	}
+	f.add(n, began)
 	return "", nil
 }
 

@@ -115,6 +115,11 @@ typedef struct {
 	slspipe_u32 mark; /* first output record not yet claimed by an outcome */
 	char *scratch;
 	slspipe_u32 scratch_len, scratch_cap, scratch_need;
+	/* The block each batch starts with, sized from the largest need seen so far, and
+	 * the overflow blocks taken when a batch needed more (freed at the next batch). */
+	char *scratch_base;
+	slspipe_u32 scratch_base_cap;
+	void *scratch_extra;
 	int failed; /* an allocation failed: the batch is reported as failed */
 } slspipe_out;
 
@@ -252,15 +257,17 @@ static inline void slspipe_emit_copy(slspipe_out *o, const slspipe_batch *in, sl
 static inline char *slspipe_scratch(slspipe_out *o, slspipe_u32 n) {
 	o->scratch_need += n;
 	if (o->scratch_cap - o->scratch_len < n) {
-		/* Earlier scratch bytes are still referenced, so take a new block instead of
-		 * moving; the next batch gets one block big enough for everything. */
+		/* Earlier scratch bytes are still referenced, so take an overflow block instead
+		 * of moving; the next batch starts with one block big enough for everything. */
 		slspipe_u32 c = n > 4096 ? n : 4096;
-		char *p = (char *)slspipe__alloc(c);
+		char *p = (char *)slspipe__alloc(c + 8);
 		if (!p) {
 			o->failed = 1;
 			return 0;
 		}
-		o->scratch = p;
+		*(void **)p = o->scratch_extra; /* chained, to be freed at the next batch */
+		o->scratch_extra = p;
+		o->scratch = p + 8;
 		o->scratch_len = 0;
 		o->scratch_cap = c;
 	}
@@ -383,11 +390,25 @@ SLSPIPE_EXPORT("slspipe_process") slspipe_i64 slspipe_process(const slspipe_batc
 	}
 	o->record_len = o->field_len = o->mark = 0;
 	o->failed = 0;
-	if (o->scratch_need > o->scratch_cap) {
-		o->scratch = 0;
-		o->scratch_cap = 0;
-		slspipe_scratch(o, o->scratch_need);
+	/* Nothing of the previous batch is referenced any more: release its overflow
+	 * blocks and, when it needed more than the base block, replace that with one twice
+	 * the need, so that overflows (which leak without libc) stop after a few batches. */
+	while (o->scratch_extra) {
+		void *next = *(void **)o->scratch_extra;
+		slspipe__free(o->scratch_extra);
+		o->scratch_extra = next;
 	}
+	if (o->scratch_need > o->scratch_base_cap) {
+		slspipe_u32 c = o->scratch_need * 2;
+		char *p = (char *)slspipe__alloc(c);
+		if (p) {
+			slspipe__free(o->scratch_base);
+			o->scratch_base = p;
+			o->scratch_base_cap = c;
+		}
+	}
+	o->scratch = o->scratch_base;
+	o->scratch_cap = o->scratch_base_cap;
 	o->scratch_len = o->scratch_need = 0;
 
 	int rc = slspipe_on_batch(in, o);
