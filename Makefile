@@ -46,6 +46,7 @@ bench-micro: setup
 # logs, an embedded JetStream server, and pipeline.yaml.example between them,
 # with live progress. Ctrl-C drains, commits and exits 0.
 demo: setup build
+	plugins/build.sh bin/wasm
 	$(BIN) dev pipeline.yaml.example
 
 # The container image (podman or buildah, installed by scripts/setup-containers.sh).
