@@ -169,6 +169,19 @@ func wireSink(ctx context.Context, s config.Sink, what string, env wireEnv, out 
 		}
 		out.closers = append(out.closers, sink.Close)
 		return sink, nil
+	case s.SLS != nil:
+		sink, err := slsconn.NewSink(*s.SLS, env.logger.With("sink", what), env.pipeline)
+		if err != nil {
+			return nil, fmt.Errorf("%s sls: %w", what, err)
+		}
+		out.closers = append(out.closers, func() error {
+			// Flush what is still batched; records it cannot store are
+			// confirmed failed, so nothing past them was committed.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return sink.Close(ctx)
+		})
+		return sink, nil
 	case s.Stdout != nil:
 		format, err := stdout.ParseFormat(s.Stdout.Format)
 		if err != nil {

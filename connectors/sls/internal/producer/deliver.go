@@ -1,0 +1,74 @@
+package producer
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// deliver compresses and sends b, retrying what may succeed later, then
+// confirms its records and returns its memory. out is scratch space for the
+// compressed body; deliver returns it for reuse.
+func (p *Producer) deliver(b *batch, out []byte) []byte {
+	err := p.send(b, &out)
+	b.confirm(err)
+	p.mem.release(b.charged)
+	p.bufs.put(b.buf)
+	b.buf, b.spans = nil, nil
+	return out
+}
+
+func (p *Producer) send(b *batch, out *[]byte) error {
+	body, err := p.comp.compress((*out)[:0], b.buf)
+	if err != nil {
+		return fmt.Errorf("sls producer: compress batch for logstore %s: %w", p.ep.logstore, err)
+	}
+	*out = body
+	for attempt := 1; ; attempt++ {
+		if err := p.failure(); err != nil {
+			return err
+		}
+		if p.ctx.Err() != nil {
+			return fmt.Errorf("sls producer: logstore %s: batch of %d logs not stored: %w", p.ep.logstore, b.count, ErrClosed)
+		}
+		err := p.ep.post(p.ctx, b.hashKey, body, len(b.buf), p.comp.name())
+		if err == nil {
+			return nil
+		}
+		var se *SendError
+		if errors.As(err, &se) {
+			se.Attempts = attempt
+		}
+		if p.ctx.Err() != nil {
+			return fmt.Errorf("sls producer: logstore %s: batch of %d logs not stored: %w (last attempt: %v)", p.ep.logstore, b.count, ErrClosed, err)
+		}
+		if !retryable(err) || attempt > p.retries {
+			if sticky(err) {
+				p.fatal.CompareAndSwap(nil, &err)
+			}
+			return err
+		}
+		wait := p.backoff(attempt)
+		p.log.Warn("sls put logs failed; retrying", "hash_key", b.hashKey, "logs", b.count,
+			"attempt", attempt, "status", se.Status, "code", se.Code, "request_id", se.RequestID,
+			"transport_error", se.Err, "wait", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-p.ctx.Done():
+			t.Stop()
+		}
+	}
+}
+
+// backoff is the wait after the given failed attempt: base·2^(attempt−1),
+// capped, with the upper half jittered so that senders spread out.
+func (p *Producer) backoff(attempt int) time.Duration {
+	d := p.maxBackoff
+	if attempt < 32 {
+		d = min(p.baseBackoff<<(attempt-1), p.maxBackoff)
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
