@@ -58,14 +58,14 @@ type SLSSink struct {
 	MaxBatchCount  int               `yaml:"max_batch_count" default:"4096" min:"1" max:"40960" doc:"Logs per batch."`
 	MaxBatchBytes  Size              `yaml:"max_batch_bytes" default:"3MiB" min:"1KiB" max:"5MiB" doc:"Bytes per batch."`
 	MaxMemory      Size              `yaml:"max_memory" flink:"TOTAL_SIZE_IN_BYTES" default:"100MiB" min:"1MiB" doc:"Memory for pending batches; writing waits when it is full."`
-	Partitioner    string            `yaml:"partitioner" default:"random" enum:"random|field|fixed" doc:"How logs are routed to shards: random (load balanced), field (hash of partition_field), fixed (hash_key)."`
+	Partitioner    string            `yaml:"partitioner" default:"random" enum:"random|field|fixed" doc:"How logs are routed to shards: random (load balanced), field (MD5 of partition_field; a record without it is load balanced), fixed (hash_key). A hash key set by a serialize step wins. Keyed logs are batched per shard, which needs log:ListShards."`
 	PartitionField string            `yaml:"partition_field" doc:"Record field hashed into the shard key; with partitioner field."`
 	HashKey        string            `yaml:"hash_key" format:"hashkey" doc:"Shard hash key (hex); with partitioner fixed."`
-	Topic          string            `yaml:"topic" doc:"Topic of written log groups."`
-	Source         string            `yaml:"source" doc:"Source of written log groups; the host's address when empty."`
+	Topic          string            `yaml:"topic" doc:"Topic of written log groups; when set it wins over the record's topic."`
+	Source         string            `yaml:"source" doc:"Source of written log groups; when empty, the record's source, else the host's address."`
 	Tags           map[string]string `yaml:"tags" doc:"Tags added to every log group."`
 	Compression    string            `yaml:"compression" default:"lz4" enum:"lz4|zstd" doc:"Compression of PutLogs bodies."`
-	Retries        int               `yaml:"retries" default:"10" min:"0" doc:"Retries of a failed batch before the error stops the pipeline."`
+	Retries        int               `yaml:"retries" default:"10" min:"0" doc:"Retries of a batch that failed with a quota (403), server (5xx) or network error, before the error stops the pipeline. Other errors (400, 401, 404) are not retried. A record with a payload and no fields is written as one field named content."`
 	BaseBackoff    Duration          `yaml:"base_backoff" default:"100ms" min:"1ms" doc:"First wait after a failed write; doubles each retry."`
 	MaxBackoff     Duration          `yaml:"max_backoff" default:"50s" min:"1ms" doc:"Longest wait between retries."`
 }
