@@ -9,22 +9,35 @@ import (
 )
 
 // serializeJSON sets each record's payload to its JSON object encoding.
-// The payloads share one buffer allocated for this call, which the stage
-// never reuses, as the stage contract requires.
+// The payloads share one buffer of the batch's (out.Buffer): the engine
+// counts it against the memory budget and reuses it once the batch is
+// confirmed, so serializing allocates nothing in steady state.
 func serializeJSON(_ context.Context, in []engine.Record, out *engine.Results) error {
 	size := 0
 	for i := range in {
-		size += in[i].Size() + 32 + 8*len(in[i].Fields)
+		size += jsonSizeHint(&in[i])
 	}
-	buf := make([]byte, 0, size)
+	buf := out.Buffer(size)
 	for i := range in {
 		start := len(buf)
+		if cap(buf)-start < jsonSizeHint(&in[i]) {
+			// Escaping outgrew the estimate: continue in a new buffer rather
+			// than let append move payloads already handed out.
+			buf = out.Buffer(max(size-start, 2*jsonSizeHint(&in[i])))
+			start = 0
+		}
 		buf = AppendJSON(buf, &in[i])
 		rec := in[i]
 		rec.Payload = buf[start:len(buf):len(buf)]
 		out.Emit(rec)
 	}
 	return nil
+}
+
+// jsonSizeHint estimates r's JSON encoding: its bytes plus the fixed
+// punctuation per field and object, without escapes.
+func jsonSizeHint(r *engine.Record) int {
+	return r.Size() + 80 + 6*len(r.Fields) + 16*len(r.Tags)
 }
 
 type rawSerializer struct{ field string }

@@ -45,4 +45,9 @@ type Batch struct {
 	// Size is the batch's weight in bytes against the pipeline's memory
 	// budget. When zero the engine sums [Record.Size] over the records.
 	Size int
+	// Reserved is the part of the budget the source already took for this
+	// batch through [MemoryReserver]. Emit consumes it: it takes only what
+	// Size exceeds it by, without waiting (the reservation admitted the
+	// batch), and gives back any excess.
+	Reserved int64
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // batchState follows one emitted batch until it is done. It is the
@@ -24,7 +25,13 @@ type batchState struct {
 	pending atomic.Int64
 	res     Results  // outputs of the last stage
 	dead    []Record // dead letters
+	// arena holds the stages' output bytes; it and res keep their memory
+	// when the state is reused and are weighed anew for each batch.
+	arena batchArena
 }
+
+// recordSize is the memory of one record in a table, for the budget.
+const recordSize = int(unsafe.Sizeof(Record{}))
 
 // Confirm implements [Confirmer] for the sink.
 func (bs *batchState) Confirm(n int, err error) {
@@ -92,6 +99,7 @@ func (p *Pipeline) finish(bs *batchState) {
 	clear(bs.res.Records) // drop references into the finished batch
 	clear(bs.dead)
 	bs.res.Reset()
+	bs.arena.reset()
 	bs.sh, bs.batch, bs.dead, bs.written, bs.outputs = nil, nil, bs.dead[:0], time.Time{}, 0
 	p.freeMu.Lock()
 	p.free = append(p.free, bs)

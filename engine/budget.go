@@ -54,6 +54,17 @@ func (b *byteBudget) acquire(ctx context.Context, n int64) error {
 	return nil
 }
 
+// charge takes n bytes without waiting, for memory a batch already admitted
+// turned out to need; later acquires wait until it is released.
+func (b *byteBudget) charge(n int64) {
+	b.mu.Lock()
+	b.used += n
+	if b.used > b.peak {
+		b.peak = b.used
+	}
+	b.mu.Unlock()
+}
+
 // release returns n bytes and returns the bytes still held.
 func (b *byteBudget) release(n int64) int64 {
 	b.mu.Lock()

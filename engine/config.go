@@ -91,6 +91,20 @@ func NewConfig() Config {
 func (c Config) WithWorkers(n int) Config { c.workers = n; return c }
 
 // WithMaxInflightBytes bounds the bytes of batches emitted and not yet done.
+//
+// # Notes
+//
+//   - Everything a batch holds counts: a source that implements the
+//     reservation protocol ([MemoryReserver]) reserves a pull before making
+//     it, and the stages' outputs ([Results.Buffer] and the output table)
+//     are added once the stages ran. The Go heap's live part is then about
+//     this budget plus idle buffers kept for reuse (at most about as much
+//     again) plus the modules' linear memories.
+//   - The engine does not set a process memory limit itself: only the
+//     operator knows the modules' memory and the container's limit. Setting
+//     GOMEMLIMIT to about twice this budget plus the modules' memory_limit
+//     times the workers plus 64 MiB keeps the garbage collector's headroom
+//     inside a container limit.
 func (c Config) WithMaxInflightBytes(n int64) Config { c.maxInflightBytes = n; return c }
 
 // WithShardQueueDepth bounds how many batches of one shard wait for a worker.

@@ -10,7 +10,25 @@ import (
 // source-facing calls off the Pipeline's own API.
 type host struct{ p *Pipeline }
 
-var _ Host = host{}
+var (
+	_ Host           = host{}
+	_ MemoryReserver = host{}
+)
+
+// Reserve implements [MemoryReserver].
+func (h host) Reserve(ctx context.Context, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	return h.p.budget.acquire(ctx, n)
+}
+
+// Unreserve implements [MemoryReserver].
+func (h host) Unreserve(n int64) {
+	if n > 0 {
+		h.p.budget.release(n)
+	}
+}
 
 // OpenShard implements [Host].
 func (h host) OpenShard(ctx context.Context, key ShardKey) (Resume, error) {
@@ -85,15 +103,26 @@ func (p *Pipeline) shard(key ShardKey) *shard {
 }
 
 func (p *Pipeline) emit(ctx context.Context, b *Batch) error {
+	// The batch's reservation is consumed here, whatever happens.
+	reserved := max(b.Reserved, 0)
+	b.Reserved = 0
+	giveBack := func() {
+		if reserved > 0 {
+			p.budget.release(reserved)
+		}
+	}
 	if p.isFailed() {
+		giveBack()
 		return ErrPipelineFailed
 	}
 	if !p.running.Load() {
+		giveBack()
 		return ErrNotRunning
 	}
 	key := b.Position.Key()
 	sh := p.shard(key)
 	if sh == nil {
+		giveBack()
 		return fmt.Errorf("emit to shard %s: shard is not open", key)
 	}
 	size := int64(b.Size)
@@ -102,8 +131,17 @@ func (p *Pipeline) emit(ctx context.Context, b *Batch) error {
 			size += int64(b.Records[i].Size())
 		}
 	}
-	if err := p.budget.acquire(ctx, size); err != nil {
-		return err
+	switch {
+	case reserved == 0:
+		if err := p.budget.acquire(ctx, size); err != nil {
+			return err
+		}
+	case size > reserved:
+		// Admitted by its reservation: waiting here for the rest could
+		// deadlock readers that all hold reservations.
+		p.budget.charge(size - reserved)
+	case size < reserved:
+		p.budget.release(reserved - size)
 	}
 	select {
 	case sh.slots <- struct{}{}:

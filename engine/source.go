@@ -30,6 +30,26 @@ type BatchRecycler interface {
 	RecycleBatch(b *Batch)
 }
 
+// MemoryReserver is implemented by the [Host] a pipeline gives its source.
+// A source that must hold memory before it can emit it (a pull answer being
+// read and decoded) reserves that memory first, so that the pipeline's
+// in-flight byte budget also bounds data waiting to be emitted: without it,
+// every shard reader would hold one batch beyond the budget.
+//
+// # Notes
+//
+//   - Reserve takes n bytes of the budget, waiting while it is full, and
+//     returns ctx.Err() if ctx ends first. A request larger than the whole
+//     budget is granted when nothing else is held.
+//   - A reservation is handed to the next [Host.Emit] in [Batch.Reserved],
+//     which consumes it whether or not Emit succeeds, or given back with
+//     Unreserve when no batch will carry it.
+//   - Safe for concurrent use.
+type MemoryReserver interface {
+	Reserve(ctx context.Context, n int64) error
+	Unreserve(n int64)
+}
+
 // Resume is where a shard should be read from.
 type Resume struct {
 	// Found reports whether a checkpoint exists; when false the source uses

@@ -19,6 +19,28 @@ type Results struct {
 	Records []Record
 	// Outcomes holds exactly one outcome per input, in input order.
 	Outcomes []Outcome
+
+	// arena is the batch's output memory (see Buffer); set by the engine.
+	arena *batchArena
+}
+
+// Buffer returns an empty slice with room for at least n bytes, for output
+// bytes (payloads, rewritten values) of the records of this call.
+//
+// # Notes
+//
+//   - Inside a pipeline the memory belongs to the batch: it stays valid
+//     until every output of the batch is confirmed, is counted against the
+//     pipeline's in-flight byte budget, and is reused for a later batch
+//     afterwards. Appending past n may reallocate; slice what was written
+//     before handing it out.
+//   - Called outside a pipeline (a stage driven directly, as in tests) it
+//     is a plain allocation.
+func (r *Results) Buffer(n int) []byte {
+	if r.arena == nil {
+		return make([]byte, 0, n)
+	}
+	return r.arena.alloc(n)
 }
 
 // Reset empties r and keeps its capacity.
@@ -50,7 +72,8 @@ func (r *Results) Reject(err error) {
 //     are reported through [Outcome.Err] instead.
 //   - Buffers: the stage must not retain in, or anything it points to, after
 //     Process returns. Outputs may alias the inputs' bytes (the engine keeps
-//     them alive until the batch is done) or memory the stage allocated for
+//     them alive until the batch is done), memory from [Results.Buffer]
+//     (preferred: counted and reused), or memory the stage allocated for
 //     them, but never a buffer the stage reuses on a later call.
 //   - Concurrency: one instance is called by one goroutine at a time. The
 //     engine creates one instance per worker through a [StageFactory].

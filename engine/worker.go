@@ -107,6 +107,15 @@ func (w *worker) process(ctx context.Context, bs *batchState) {
 	if fanned {
 		numberOutputs(in)
 	}
+	// What the stages made for this batch (output bytes, the output table)
+	// lives until it is done: weigh it too, so the budget bounds memory
+	// rather than just the pulled bytes. It is charged without waiting: the
+	// batch is already admitted, and the source waits for the excess.
+	if extra := int64(bs.arena.size() + cap(bs.res.Records)*recordSize); extra > 0 {
+		p.budget.charge(extra)
+		p.m.inflightBytes.Add(float64(extra))
+		bs.size += extra
+	}
 
 	dead := len(bs.dead)
 	bs.pending.Store(int64(len(in) + dead + 1)) // +1 until both writes are issued
@@ -135,6 +144,15 @@ func (w *worker) runStage(ctx context.Context, i int, st Stage, bs *batchState, 
 	p := w.p
 	sm := &p.stageM[i]
 	out.Reset()
+	out.arena = &bs.arena
+	// Most stages emit one record per input: size the tables once rather
+	// than let appends double them, leaving the smaller copies as garbage.
+	if cap(out.Records) < len(in) {
+		out.Records = make([]Record, 0, len(in))
+	}
+	if cap(out.Outcomes) < len(in) {
+		out.Outcomes = make([]Outcome, 0, len(in))
+	}
 	start := time.Now()
 	err := st.Process(ctx, in, out)
 	if len(in) > 0 {

@@ -78,7 +78,7 @@ func (p *corePublisher) attempt(ctx context.Context, recs []engine.Record, subje
 		p.data, p.id = p.s.buildMsg(p.msg, subjects[i], &recs[i], p.data, p.id)
 		if err := p.s.nc.PublishMsg(p.msg); err != nil {
 			p.mu.Unlock()
-			return p.s.publishError(subjects[i], len(p.data), err)
+			return p.s.publishError(subjects[i], len(p.msg.Data), err)
 		}
 	}
 	p.mu.Unlock()

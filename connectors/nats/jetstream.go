@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	natsgo "github.com/nats-io/nats.go"
 
@@ -65,7 +66,7 @@ type inflight struct {
 	w       *jsWrite
 	rec     *engine.Record
 	subject string
-	reply   string
+	token   uint64 // keys pending; the reply subject is prefix+token
 	epoch   uint64 // resend tick of the last publish
 	sent    bool   // false when the last publish did not leave the client
 	noResp  int    // "no responders" answers so far
@@ -163,14 +164,13 @@ func (p *jsPublisher) publishNew(w *jsWrite, r *engine.Record) error {
 	}
 	token := p.next
 	p.next++
-	p.reply = strconv.AppendUint(append(p.reply[:0], p.prefix...), token, 10)
 	var e *inflight
 	if n := len(p.free); n > 0 {
 		e, p.free = p.free[n-1], p.free[:n-1]
 	} else {
 		e = new(inflight)
 	}
-	*e = inflight{w: w, rec: r, subject: subject, reply: string(p.reply)}
+	*e = inflight{w: w, rec: r, subject: subject, token: token}
 	if err := p.send(e); err != nil {
 		*e = inflight{}
 		p.free = append(p.free, e)
@@ -187,12 +187,17 @@ func (p *jsPublisher) publishNew(w *jsWrite, r *engine.Record) error {
 // permanent one is returned. p.mu must be held.
 func (p *jsPublisher) send(e *inflight) error {
 	p.data, p.id = p.s.buildMsg(p.msg, e.subject, e.rec, p.data, p.id)
-	p.msg.Reply = e.reply
+	// The reply is rebuilt rather than kept per message, and passed as a
+	// view of the scratch buffer: PublishMsg copies it into the
+	// connection's buffer before returning, and p.mu keeps it unchanged
+	// until then. This saves an allocation per record.
+	p.reply = strconv.AppendUint(append(p.reply[:0], p.prefix...), e.token, 10)
+	p.msg.Reply = unsafe.String(unsafe.SliceData(p.reply), len(p.reply))
 	e.epoch = p.epoch
 	err := p.s.nc.PublishMsg(p.msg)
 	e.sent = err == nil
 	if err != nil && permanent(err) {
-		return p.s.publishError(e.subject, len(p.data), err)
+		return p.s.publishError(e.subject, len(p.msg.Data), err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -240,13 +241,26 @@ func (s *Sink) Close() error {
 }
 
 // buildMsg fills m with what is published for r. The returned buffers are
-// the grown scratch buffers; m aliases them until the next call.
+// the grown scratch buffers; m aliases them (and r's payload) until the
+// next call, so m may only be published before then.
+//
+// # Notes
+//
+// The Nats-Msg-Id value is a string view of the id scratch buffer, not a
+// copy: publishing copies header values into the connection's buffer, and
+// the next call overwrites both the buffer and the header. A serialized
+// payload is published straight from the record, which the engine keeps
+// alive until the record is confirmed.
 func (s *Sink) buildMsg(m *natsgo.Msg, subject string, r *engine.Record, data, id []byte) ([]byte, []byte) {
-	data = appendPayload(data[:0], r)
+	if len(r.Payload) > 0 {
+		m.Data = r.Payload
+	} else {
+		data = appendPayload(data[:0], r)
+		m.Data = data
+	}
 	id = r.AppendID(id[:0])
 	m.Subject = subject
-	m.Data = data
-	m.Header[jetstream.MsgIDHeader][0] = string(id)
+	m.Header[jetstream.MsgIDHeader][0] = unsafe.String(unsafe.SliceData(id), len(id))
 	return data, id
 }
 

@@ -35,6 +35,12 @@ type pullBatch struct {
 	dec  decoder
 }
 
+// weight is what b pins, for the memory budget: the compressed and the
+// decompressed answer and the decoded tables.
+func (b *pullBatch) weight() int {
+	return cap(b.comp) + cap(b.raw) + cap(b.dec.fields)*fieldSize + cap(b.dec.records)*(recordSize+spanSize)
+}
+
 // pullResult is a pull answer's metadata.
 type pullResult struct {
 	count      int    // log groups
@@ -207,6 +213,7 @@ func (p *batchPool) get() *pullBatch {
 func (p *batchPool) put(b *pullBatch) {
 	b.dec.reset()
 	b.Records = nil
+	b.Reserved = 0
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.free) >= maxFreeBatches {

@@ -40,6 +40,9 @@ type shardReader struct {
 	key      engine.ShardKey
 	cursor   string
 	readonly *atomic.Bool // set by discovery when the shard turns readonly
+	// lastSize is the weight of the reader's last emitted batch, its
+	// estimate of what the next pull will hold.
+	lastSize int64
 }
 
 // run pulls from r.cursor until the shard ends, stop_time is reached, ctx
@@ -67,14 +70,22 @@ func (r *shardReader) run(ctx context.Context) (readEnd, error) {
 		if stopCursor != "" && r.cursor == stopCursor {
 			return endStopTime, nil
 		}
+		// Reserve before taking a pooled batch: a reader waiting for budget
+		// must not sit on a batch's memory meanwhile.
+		reserved, err := r.reserve(ctx)
+		if err != nil {
+			return endCancelled, nil
+		}
 		b := batches.get()
+		b.Reserved = reserved
 		var res pullResult
-		err := s.call(ctx, ls, what, func() error {
+		err = s.call(ctx, ls, what, func() error {
 			var err error
 			res, err = s.c.pull(ctx, ls, shard, r.cursor, stopCursor, s.cfg.MaxPerFetch, s.useZstd, b)
 			return err
 		})
 		if err != nil {
+			r.unreserve(b)
 			batches.put(b)
 			if classify(err) == classInvalidCursor && !isCtx(err) {
 				if err := r.cursorExpired(ctx, err); err != nil {
@@ -85,7 +96,12 @@ func (r *shardReader) run(ctx context.Context) (readEnd, error) {
 			return s.endOf(ctx, err)
 		}
 		if res.count == 0 || len(b.dec.records) == 0 {
+			r.unreserve(b)
 			batches.put(b)
+			// An idle shard's polls reserve little, so that many tailing
+			// shards do not queue for budget they will not use; a burst
+			// after idling is corrected when its batch is emitted.
+			r.lastSize = idlePullReserve
 			switch {
 			case stopCursor != "" && (res.next == r.cursor || res.next == stopCursor):
 				return endStopTime, nil
@@ -104,6 +120,7 @@ func (r *shardReader) run(ctx context.Context) (readEnd, error) {
 		if !stopAt.IsZero() && stopCursor == "" && !res.cursorTime.IsZero() && res.cursorTime.Unix() >= ceilSeconds(stopAt) {
 			// The batch reaches past stop_time: wait until the stop cursor
 			// is known and pull it again up to there.
+			r.unreserve(b)
 			batches.put(b)
 			if err := sleep(ctx, time.Until(stopAt.Add(time.Second))); err != nil {
 				return endCancelled, nil
@@ -118,6 +135,46 @@ func (r *shardReader) run(ctx context.Context) (readEnd, error) {
 		// More data may be waiting: pull again at once.
 	}
 }
+
+// reserve takes from the pipeline's budget what the next pull is expected
+// to hold, before pulling: every reader would otherwise hold one decoded
+// pull beyond the budget while it waits to emit it. The estimate is the
+// reader's last batch, or any reader's, or a conservative guess per log
+// group before the first pull; Emit corrects it to the real weight.
+func (r *shardReader) reserve(ctx context.Context) (int64, error) {
+	mr, ok := r.host.(engine.MemoryReserver)
+	if !ok {
+		return 0, nil
+	}
+	n := r.lastSize
+	if n == 0 {
+		n = r.src.typicalBatch.Load()
+	}
+	if n == 0 {
+		n = int64(r.src.cfg.MaxPerFetch) * firstPullGroupWeight
+	}
+	if err := mr.Reserve(ctx, n); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// unreserve gives back the reservation of a batch that will not be emitted.
+func (r *shardReader) unreserve(b *pullBatch) {
+	if b.Reserved > 0 {
+		r.host.(engine.MemoryReserver).Unreserve(b.Reserved)
+		b.Reserved = 0
+	}
+}
+
+// idlePullReserve is what a poll of a shard whose last pull was empty
+// reserves.
+const idlePullReserve = 64 << 10
+
+// firstPullGroupWeight is the weight per log group reserved for a pull
+// before any batch was measured: a 100-log group of small logs weighs
+// about 100 KiB once decoded. Too high only delays the first pulls.
+const firstPullGroupWeight = 160 << 10
 
 // endOf maps an error to the reader's end: cancellation is not an error.
 func (s *Source) endOf(ctx context.Context, err error) (readEnd, error) {
@@ -163,9 +220,9 @@ func (r *shardReader) emit(ctx context.Context, b *pullBatch, res pullResult) er
 	}
 	b.Records = recs
 	b.Position = engine.Position{Logstore: ls, Shard: shard, Cursor: r.cursor, NextCursor: res.next, CursorTime: ct}
-	// The batch weighs what it pins: the pulled bytes and the decoded
-	// tables.
-	b.Size = cap(b.comp) + cap(b.raw) + cap(b.dec.fields)*fieldSize + cap(b.dec.records)*(recordSize+spanSize)
+	b.Size = b.weight()
+	r.lastSize = int64(b.Size)
+	s.typicalBatch.Store(r.lastSize)
 	s.m.pulledLogs.WithLabelValues(ls).Add(float64(len(recs)))
 	if err := r.host.Emit(ctx, &b.Batch); err != nil {
 		return fmt.Errorf("%s: emit shard %d batch at cursor %s: %w", s.where(ls), shard, r.cursor, err)

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,6 +52,9 @@ type Source struct {
 	pipeline string
 	useZstd  bool
 	commit   *groupCommitter // nil without a consumer group
+	// typicalBatch is the weight of the last batch any reader emitted: the
+	// first reservation of a new reader.
+	typicalBatch atomic.Int64
 }
 
 // Option configures a [Source].

@@ -92,6 +92,11 @@ func TestStopTimeEndsRun(t *testing.T) {
 	if got := sink.distinct(); got != before {
 		t.Fatalf("stop_time: read %d records, want the %d received before it", got, before)
 	}
+	// Every pull's budget reservation, including those of the empty and
+	// past-stop_time pulls, went back.
+	if cur, peak := r.p.InflightBytes(); cur != 0 || peak == 0 {
+		t.Fatalf("in-flight bytes %d (peak %d) after the run, want 0 (and a non-zero peak)", cur, peak)
+	}
 }
 
 func TestConsumerFromCheckpoint(t *testing.T) {
