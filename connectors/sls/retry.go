@@ -12,11 +12,16 @@ import (
 // times with capped exponential backoff, and fatal errors not at all. An
 // expired cursor is returned as is for the caller's policy. what describes
 // the call ("pull shard 3") for the error.
+// startupNetworkRetries bounds the retries of network errors before the
+// endpoint has answered once.
+const startupNetworkRetries = 3
+
 func (s *Source) call(ctx context.Context, logstore, what string, fn func() error) error {
 	retries, throttled := 0, 0
 	for {
 		err := fn()
 		if err == nil {
+			s.reached.Store(true)
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -33,7 +38,13 @@ func (s *Source) call(ctx context.Context, logstore, what string, fn func() erro
 			wait = s.backoff(throttled)
 			throttled++
 		default:
-			if retries >= s.cfg.Retry.MaxRetries {
+			limit := s.cfg.Retry.MaxRetries
+			if isNetwork(err) && !s.reached.Load() {
+				// The endpoint has never answered: most likely a wrong
+				// endpoint, so say so in seconds rather than minutes.
+				limit = min(limit, startupNetworkRetries)
+			}
+			if retries >= limit {
 				reason := "still failing"
 				if isNetwork(err) {
 					reason = "endpoint unreachable"

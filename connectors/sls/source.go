@@ -43,7 +43,8 @@ import (
 //   - Run returns nil when ctx ends, or when stop_time is set and every
 //     shard reached it; it returns one error naming the logstore and the
 //     endpoint for a fatal condition (unknown logstore, rejected
-//     credentials, endpoint unreachable after the configured retries).
+//     credentials, endpoint unreachable after the configured retries, or
+//     after a few seconds when it has never answered).
 type Source struct {
 	cfg      config.SLSSource
 	c        *client
@@ -55,6 +56,8 @@ type Source struct {
 	// typicalBatch is the weight of the last batch any reader emitted: the
 	// first reservation of a new reader.
 	typicalBatch atomic.Int64
+	// reached is set once the endpoint has answered a call.
+	reached atomic.Bool
 }
 
 // Option configures a [Source].
