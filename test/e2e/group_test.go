@@ -13,8 +13,6 @@ import (
 	"time"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/slspipe/slspipe/connectors/generate"
 	"github.com/slspipe/slspipe/connectors/nats/natsserver"
@@ -48,18 +46,6 @@ func startEmulatorProcess(t *testing.T, logstore string) string {
 	return addr
 }
 
-// load writes count generated records (seeded) into demo/nginx.
-func load(t *testing.T, client sls.ClientInterface, count int64, seed uint64) {
-	t.Helper()
-	gen, err := generate.New(generate.Config{Shards: 8, Count: count, BatchSize: 50, Start: time.Now(), Seed: seed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := slsload.New(client, "demo", "nginx", "request_id").Run(context.Background(), gen); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestConsumerGroupReplicasSurviveSIGKILL runs three replicas of one
 // pipeline in one consumer group over 8 shards, kills one with SIGKILL while
 // data keeps arriving, and checks that its shards move to the others: every
@@ -70,7 +56,6 @@ func TestConsumerGroupReplicasSurviveSIGKILL(t *testing.T) {
 	addr := startEmulatorProcess(t, "demo/nginx:8")
 	client := sls.CreateNormalInterface(addr, emulator.DefaultAccessKeyID, emulator.DefaultAccessKeySecret, "")
 	client.SetHTTPClient(emulator.DialClient(addr))
-	load(t, client, batch, 1)
 
 	ns, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
 	if err != nil {
@@ -130,27 +115,7 @@ metrics: {listen: ""}
 		}
 	}()
 
-	nc, err := nats.Connect(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	streamMsgs := func() uint64 {
-		s, err := js.Stream(ctx, "GROUP")
-		if err != nil {
-			return 0
-		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			return 0
-		}
-		return info.State.Msgs
-	}
+	streamMsgs := watchStream(t, ns.URL(), "GROUP").msgs
 	// waitFor polls a condition held by other processes, with a deadline.
 	waitFor := func(what string, limit time.Duration, cond func() bool) {
 		t.Helper()
@@ -172,18 +137,62 @@ metrics: {listen: ""}
 		}
 	}
 
-	waitFor("first records delivered", 60*time.Second, func() bool { return streamMsgs() >= batch/2 })
+	// Kill r2 once every replica has committed shards of its own, so that
+	// the kill really leaves shards to move.
+	owners := func() map[int]string {
+		cps, err := client.GetCheckpoint("demo", "nginx", "e2e-group")
+		if err != nil {
+			return nil
+		}
+		m := map[int]string{}
+		for _, cp := range cps {
+			if cp.CheckPoint != "" {
+				m[cp.ShardID] = cp.Consumer
+			}
+		}
+		return m
+	}
+	// Logs keep arriving on every shard while the replicas run.
+	loadCtx, stopLoad := context.WithCancel(context.Background())
+	loader := slsload.New(client, "demo", "nginx", "request_id")
+	loaded := make(chan error, 1)
+	go func() {
+		gen, err := generate.New(generate.Config{Shards: 8, Rate: 4000, BatchSize: 20, Start: time.Now(), Seed: 5})
+		if err == nil {
+			err = loader.Run(loadCtx, gen)
+		}
+		loaded <- err
+	}()
+	defer stopLoad()
+
+	var r2Shards []int
+	waitFor("every replica owning shards", 60*time.Second, func() bool {
+		held := map[string][]int{}
+		for shard, c := range owners() {
+			held[c] = append(held[c], shard)
+		}
+		r2Shards = held["r2"]
+		return len(held["r1"]) > 0 && len(held["r2"]) > 0 && len(held["r3"]) > 0
+	})
 	if err := replicas["r2"].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-replicas["r2"].done
 	killed := time.Now()
-	load(t, client, batch, 2) // more data on every shard, including r2's
+	atKill := loader.Records()
+	// Keep writing for a while after the kill (r2's shards included).
+	waitFor("more logs written after the kill", 60*time.Second, func() bool { return loader.Records() >= atKill+batch })
+	stopLoad()
+	if err := <-loaded; err != nil {
+		t.Fatal(err)
+	}
+	total := uint64(loader.Records())
 
-	waitFor("every record delivered after the kill", 90*time.Second, func() bool { return streamMsgs() >= 2*batch })
-	t.Logf("all %d records delivered %.1fs after the SIGKILL (heartbeat timeout 3s)", 2*batch, time.Since(killed).Seconds())
-	if got := streamMsgs(); got != 2*batch {
-		t.Fatalf("stream holds %d messages, want %d", got, 2*batch)
+	waitFor("every record delivered after the kill", 90*time.Second, func() bool { return streamMsgs() >= total })
+	t.Logf("all %d records delivered %.1fs after the SIGKILL of r2, which held shards %v (heartbeat timeout 3s)",
+		total, time.Since(killed).Seconds(), r2Shards)
+	if got := streamMsgs(); got != total {
+		t.Fatalf("stream holds %d messages, want %d", got, total)
 	}
 
 	// The group's checkpoints reach every shard's end.
@@ -199,6 +208,12 @@ metrics: {listen: ""}
 		for shard := 0; shard < 8; shard++ {
 			end, err := client.GetCursor("demo", "nginx", shard, "end")
 			if err != nil || byShard[shard] != end {
+				return false
+			}
+		}
+		// r2's shards were taken over: their final commits are the others'.
+		for _, shard := range r2Shards {
+			if owners()[shard] == "r2" {
 				return false
 			}
 		}

@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/slspipe/slspipe/connectors/nats/natsserver"
 )
@@ -47,27 +43,8 @@ metrics: {listen: ""}
 		t.Fatal(err)
 	}
 
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	streamMsgs := func() uint64 {
-		s, err := js.Stream(ctx, "E2E")
-		if err != nil {
-			return 0
-		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			return 0
-		}
-		return info.State.Msgs
-	}
+	stream := watchStream(t, srv.URL(), "E2E")
+	streamMsgs := stream.msgs
 
 	kills := 0
 	for kills < 3 && streamMsgs() < total {
@@ -103,34 +80,11 @@ metrics: {listen: ""}
 	}
 
 	// Every generated record is in the stream once: count and distinct ids.
-	s, err := js.Stream(ctx, "E2E")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if got := streamMsgs(); got != total {
 		t.Fatalf("stream holds %d messages after %d kills, want %d", got, kills, total)
 	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := map[string]bool{}
-	for len(ids) < total {
-		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			ids[m.Headers().Get("Nats-Msg-Id")] = true
-			n++
-		}
-		if n == 0 {
-			break
-		}
-	}
-	if len(ids) != total {
-		t.Fatalf("%d distinct Nats-Msg-Id in the stream, want %d", len(ids), total)
+	if got := stream.distinctIDs(); got != total {
+		t.Fatalf("%d distinct Nats-Msg-Id in the stream, want %d", got, total)
 	}
 	t.Logf("%d records exactly once after %d SIGKILLs", total, kills)
 }

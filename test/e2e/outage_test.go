@@ -12,8 +12,6 @@ import (
 	"time"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/slspipe/slspipe/connectors/generate"
 	"github.com/slspipe/slspipe/connectors/nats/natsserver"
@@ -92,35 +90,8 @@ metrics: {listen: ""}
 		t.Fatal(err)
 	}
 
-	var nc *nats.Conn
-	connect := func() jetstream.JetStream {
-		if nc != nil {
-			nc.Close()
-		}
-		nc, err = nats.Connect(ns.URL(), nats.MaxReconnects(-1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return js
-	}
-	js := connect()
-	defer func() { nc.Close() }()
-	ctx := context.Background()
-	streamMsgs := func() uint64 {
-		s, err := js.Stream(ctx, "OUTAGE")
-		if err != nil {
-			return 0
-		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			return 0
-		}
-		return info.State.Msgs
-	}
+	stream := watchStream(t, ns.URL(), "OUTAGE")
+	streamMsgs := stream.msgs
 	waitStream := func(r *runningPipeline, n uint64) {
 		t.Helper()
 		deadline := time.Now().Add(120 * time.Second)
@@ -163,7 +134,6 @@ metrics: {listen: ""}
 	if err := ns.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	js = connect()
 	waitStream(second, total)
 	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -180,30 +150,7 @@ metrics: {listen: ""}
 	if got := streamMsgs(); got != total {
 		t.Fatalf("stream holds %d messages, want %d", got, total)
 	}
-	s, err := js.Stream(ctx, "OUTAGE")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := make(map[string]struct{}, total)
-	for len(ids) < total {
-		batch, err := cons.Fetch(5000, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			ids[m.Headers().Get("Nats-Msg-Id")] = struct{}{}
-			n++
-		}
-		if n == 0 {
-			break
-		}
-	}
-	if len(ids) != total {
-		t.Fatalf("%d distinct Nats-Msg-Id, want %d", len(ids), total)
+	if got := stream.distinctIDs(); got != total {
+		t.Fatalf("%d distinct Nats-Msg-Id, want %d", got, total)
 	}
 }
