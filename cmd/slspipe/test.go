@@ -20,6 +20,7 @@ import (
 	"github.com/slspipe/slspipe/builtin"
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/engine"
+	"github.com/slspipe/slspipe/internal/recordjson"
 	"github.com/slspipe/slspipe/wasmhost"
 )
 
@@ -325,76 +326,14 @@ func readTestInput(stdin io.Reader, path string, now time.Time) ([]engine.Record
 	return recs, lines, nil
 }
 
-// parseTestRecord decodes one JSON object into a record, keeping the field order.
+// parseTestRecord decodes one JSON object into a record (recordjson.Parse:
+// the reserved keys the stdout sink writes become the record's attributes).
 func parseTestRecord(line []byte, now time.Time) (engine.Record, error) {
 	rec := engine.Record{Time: engine.TimestampOf(now)}
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return rec, errors.New("want one JSON object per line")
-	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return rec, fmt.Errorf("invalid JSON: %w", err)
-		}
-		key := t.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return rec, fmt.Errorf("value of %q: %w", key, err)
-		}
-		val, err := jsonText(raw)
-		if err != nil {
-			return rec, fmt.Errorf("value of %q: %w", key, err)
-		}
-		switch {
-		case key == "__time__":
-			sec, err := strconv.ParseInt(val, 10, 64)
-			if err != nil {
-				return rec, fmt.Errorf("__time__ %q: want Unix seconds", val)
-			}
-			rec.Time.Sec = sec
-		case key == "__time_ns__":
-			ns, err := strconv.ParseUint(val, 10, 32)
-			if err != nil || ns >= 1e9 {
-				return rec, fmt.Errorf("__time_ns__ %q: want nanoseconds below 1e9", val)
-			}
-			rec.Time.Nsec = uint32(ns)
-		case key == "__topic__":
-			rec.Topic = val
-		case key == "__source__":
-			rec.Source = val
-		case strings.HasPrefix(key, "__tag__:"):
-			rec.Tags = append(rec.Tags, engine.Field{Key: []byte(key[len("__tag__:"):]), Value: []byte(val)})
-		default:
-			rec.Fields = append(rec.Fields, engine.Field{Key: []byte(key), Value: []byte(val)})
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return rec, fmt.Errorf("invalid JSON: %w", err)
-	}
-	if dec.More() {
-		return rec, errors.New("want one JSON object per line")
+	if err := recordjson.Parse(&rec, line); err != nil {
+		return rec, fmt.Errorf("want one JSON object per line: %w", err)
 	}
 	return rec, nil
-}
-
-// jsonText returns a JSON string's contents, null as "", and any other value as its
-// compact JSON text.
-func jsonText(raw json.RawMessage) (string, error) {
-	switch raw[0] {
-	case '"':
-		var s string
-		err := json.Unmarshal(raw, &s)
-		return s, err
-	case 'n':
-		return "", nil
-	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, raw); err != nil {
-		return "", err
-	}
-	return b.String(), nil
 }
 
 // formatTestRecord prints r as the stdout sink's JSON object, followed by its route and
@@ -442,14 +381,12 @@ func formatTestError(err error, input int, step string, named bool) string {
 	return string(append(b, '}'))
 }
 
-// appendTestString appends s as a JSON string, escaping like the stdout sink (no HTML
-// escapes).
+// appendTestString appends s as a JSON string, escaped as the stdout sink
+// escapes.
 func appendTestString(dst []byte, s string) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	return append(dst, bytes.TrimRight(buf.Bytes(), "\n")...)
+	dst = append(dst, '"')
+	dst = recordjson.AppendEscaped(dst, s)
+	return append(dst, '"')
 }
 
 // errOutputDiffers is returned when the outputs do not match the expected file.
