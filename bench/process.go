@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/slspipe/slspipe/internal/tailbuf"
 	"io"
 	"os"
 	"os/exec"
@@ -38,14 +39,14 @@ type daemon struct {
 	name   string
 	cmd    *exec.Cmd
 	addr   string // what followed "listening on "
-	stderr *tailBuffer
+	stderr *tailbuf.Buffer
 	done   chan struct{}
 	err    error // set before done closes
 }
 
 // startDaemon starts bin and waits until it prints "listening on ADDR".
 func startDaemon(ctx context.Context, name, bin string, args, env []string) (*daemon, error) {
-	d := &daemon{name: name, stderr: newTailBuffer(16 << 10), done: make(chan struct{})}
+	d := &daemon{name: name, stderr: tailbuf.New(16 << 10), done: make(chan struct{})}
 	// The daemon outlives the caller's step, so it is stopped explicitly
 	// rather than by ctx.
 	d.cmd = command(context.WithoutCancel(ctx), bin, args, env)
@@ -124,7 +125,7 @@ func runMeasured(ctx context.Context, timeout time.Duration, bin string, args, e
 	defer cancel()
 	cmd := command(runCtx, bin, args, env)
 	var stdout bytes.Buffer
-	stderr := newTailBuffer(32 << 10)
+	stderr := tailbuf.New(32 << 10)
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
 	m := measured{started: time.Now()}
 	if err := cmd.Start(); err != nil {
@@ -226,30 +227,4 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
-}
-
-// tailBuffer keeps the last max bytes written to it; safe for concurrent
-// use, so a process's output can be read while it runs.
-type tailBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf []byte
-	max int
-}
-
-func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/slspipe/slspipe/internal/tailbuf"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
@@ -26,13 +27,13 @@ type instance struct {
 	stack    [2]uint64 // reused parameter/result stack for CallWithStack
 	arenaPtr uint32
 	arenaCap uint32
-	stderr   *tailBuffer
+	stderr   *tailbuf.Buffer // the guest stderr tail, attached to trap errors: Go and Rust guests print panics there
 	memory   *cappedAllocator
 	plan     inputPlan
 }
 
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
-	stderr := &tailBuffer{max: 2048}
+	stderr := tailbuf.New(2048)
 	cfg := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions("_initialize").
@@ -144,7 +145,7 @@ func (in *instance) lastError(ctx context.Context) string {
 
 // classify turns a failed guest call into a *ModuleError of the right kind, or into the
 // caller's context error when the caller gave up.
-func (m *Module) classify(ctx context.Context, in *instance, stderr *tailBuffer, err error) error {
+func (m *Module) classify(ctx context.Context, in *instance, stderr *tailbuf.Buffer, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("wasm module %q: %w", m.name, ctxErr)
 	}
