@@ -19,33 +19,20 @@ import (
 
 	"github.com/slspipe/slspipe/connectors/nats/natsserver"
 	"github.com/slspipe/slspipe/connectors/sls/emulator"
+	"github.com/slspipe/slspipe/internal/slstest"
 )
 
 // readAll pulls every log of every shard of project/logstore, by shard.
 func readAll(t *testing.T, client sls.ClientInterface, project, logstore string) map[int][]*sls.Log {
 	t.Helper()
-	shards, err := client.ListShards(project, logstore)
+	groups, err := slstest.ReadAll(client, project, logstore)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[int][]*sls.Log{}
-	for _, sh := range shards {
-		cur, err := client.GetCursor(project, logstore, sh.ShardID, "begin")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			gl, next, err := client.PullLogs(project, logstore, sh.ShardID, cur, "", 1000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, g := range gl.LogGroups {
-				out[sh.ShardID] = append(out[sh.ShardID], g.Logs...)
-			}
-			if next == cur {
-				break
-			}
-			cur = next
+	for shard, gs := range groups {
+		for _, g := range gs {
+			out[shard] = append(out[shard], g.Logs...)
 		}
 	}
 	return out

@@ -19,6 +19,7 @@ import (
 	"github.com/gogo/protobuf/proto"
 
 	"github.com/slspipe/slspipe/connectors/sls/emulator"
+	"github.com/slspipe/slspipe/internal/slstest"
 )
 
 // sentLog is one log as a client wrote it, with its group's topic, source
@@ -90,41 +91,27 @@ func readEveryLog(t *testing.T, srv *emulator.Server, project, logstore string) 
 	defer hc.CloseIdleConnections()
 	c := sls.CreateNormalInterface(srv.Addr(), emulator.DefaultAccessKeyID, emulator.DefaultAccessKeySecret, "")
 	c.SetHTTPClient(hc)
-	shards, err := c.ListShards(project, logstore)
+	groups, err := slstest.ReadAll(c, project, logstore)
 	if err != nil {
-		t.Fatalf("ListShards: %v", err)
+		t.Fatal(err)
 	}
 	got := logMultiset{}
-	for _, sh := range shards {
-		cur, err := c.GetCursor(project, logstore, sh.ShardID, "begin")
-		if err != nil {
-			t.Fatalf("GetCursor shard %d: %v", sh.ShardID, err)
-		}
-		for {
-			gl, next, err := c.PullLogs(project, logstore, sh.ShardID, cur, "", 1000)
-			if err != nil {
-				t.Fatalf("PullLogs shard %d: %v", sh.ShardID, err)
+	for _, gs := range groups {
+		for _, g := range gs {
+			var tags [][2]string
+			for _, tag := range g.LogTags {
+				tags = append(tags, [2]string{tag.GetKey(), tag.GetValue()})
 			}
-			for _, g := range gl.LogGroups {
-				var tags [][2]string
-				for _, tag := range g.LogTags {
-					tags = append(tags, [2]string{tag.GetKey(), tag.GetValue()})
+			for _, l := range g.Logs {
+				var contents [][2]string
+				for _, kv := range l.Contents {
+					contents = append(contents, [2]string{kv.GetKey(), kv.GetValue()})
 				}
-				for _, l := range g.Logs {
-					var contents [][2]string
-					for _, kv := range l.Contents {
-						contents = append(contents, [2]string{kv.GetKey(), kv.GetValue()})
-					}
-					got.add(sentLog{
-						Topic: g.GetTopic(), Source: g.GetSource(), Tags: tags,
-						Time: l.GetTime(), TimeNs: l.GetTimeNs(), Contents: contents,
-					})
-				}
+				got.add(sentLog{
+					Topic: g.GetTopic(), Source: g.GetSource(), Tags: tags,
+					Time: l.GetTime(), TimeNs: l.GetTimeNs(), Contents: contents,
+				})
 			}
-			if next == cur {
-				break
-			}
-			cur = next
 		}
 	}
 	return got

@@ -19,6 +19,7 @@ import (
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/connectors/sls/emulator"
 	"github.com/slspipe/slspipe/engine"
+	"github.com/slspipe/slspipe/internal/slstest"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -186,36 +187,26 @@ func readShards(t testing.TB, srv *emulator.Server, project, logstore string) []
 	if err != nil {
 		t.Fatalf("ListShards: %v", err)
 	}
+	groups, err := slstest.ReadAll(c, project, logstore)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []shardLogs
 	for _, sh := range shards {
 		sl := shardLogs{shard: *sh, begin: sh.InclusiveBeginKey, end: sh.ExclusiveBeginKey}
-		cur, err := c.GetCursor(project, logstore, sh.ShardID, "begin")
-		if err != nil {
-			t.Fatalf("GetCursor shard %d: %v", sh.ShardID, err)
-		}
-		for {
-			gl, next, err := c.PullLogs(project, logstore, sh.ShardID, cur, "", 1000)
-			if err != nil {
-				t.Fatalf("PullLogs shard %d: %v", sh.ShardID, err)
+		for _, g := range groups[sh.ShardID] {
+			var tags [][2]string
+			for _, tag := range g.LogTags {
+				tags = append(tags, [2]string{tag.GetKey(), tag.GetValue()})
 			}
-			for _, g := range gl.LogGroups {
-				var tags [][2]string
-				for _, tag := range g.LogTags {
-					tags = append(tags, [2]string{tag.GetKey(), tag.GetValue()})
+			for _, l := range g.Logs {
+				var contents [][2]string
+				for _, kv := range l.Contents {
+					contents = append(contents, [2]string{kv.GetKey(), kv.GetValue()})
 				}
-				for _, l := range g.Logs {
-					var contents [][2]string
-					for _, kv := range l.Contents {
-						contents = append(contents, [2]string{kv.GetKey(), kv.GetValue()})
-					}
-					sl.logs = append(sl.logs, storedLog{Topic: g.GetTopic(), Source: g.GetSource(), Tags: tags,
-						Time: l.GetTime(), TimeNs: l.GetTimeNs(), Contents: contents})
-				}
+				sl.logs = append(sl.logs, storedLog{Topic: g.GetTopic(), Source: g.GetSource(), Tags: tags,
+					Time: l.GetTime(), TimeNs: l.GetTimeNs(), Contents: contents})
 			}
-			if next == cur {
-				break
-			}
-			cur = next
 		}
 		out = append(out, sl)
 	}
