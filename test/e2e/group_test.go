@@ -46,6 +46,14 @@ func startEmulatorProcess(t *testing.T, logstore string) string {
 	return addr
 }
 
+// emulatorClient returns the SDK client for an emulator process at addr,
+// with its default keys.
+func emulatorClient(addr string) sls.ClientInterface {
+	c := sls.CreateNormalInterface(addr, emulator.DefaultAccessKeyID, emulator.DefaultAccessKeySecret, "")
+	c.SetHTTPClient(emulator.DialClient(addr))
+	return c
+}
+
 // TestConsumerGroupReplicasSurviveSIGKILL runs three replicas of one
 // pipeline in one consumer group over 8 shards, kills one with SIGKILL while
 // data keeps arriving, and checks that its shards move to the others: every
@@ -54,8 +62,7 @@ func startEmulatorProcess(t *testing.T, logstore string) string {
 func TestConsumerGroupReplicasSurviveSIGKILL(t *testing.T) {
 	const batch = 4000
 	addr := startEmulatorProcess(t, "demo/nginx:8")
-	client := sls.CreateNormalInterface(addr, emulator.DefaultAccessKeyID, emulator.DefaultAccessKeySecret, "")
-	client.SetHTTPClient(emulator.DialClient(addr))
+	client := emulatorClient(addr)
 
 	ns, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	sls "github.com/aliyun/aliyun-log-go-sdk"
 
 	"github.com/slspipe/slspipe/connectors/generate"
 	"github.com/slspipe/slspipe/connectors/nats/natsserver"
@@ -46,8 +45,7 @@ func TestSLSIntoJetStreamSurvivesSIGKILLAndNATSOutage(t *testing.T) {
 	}
 	const total = 200000
 	addr := startEmulatorProcess(t, "demo/nginx:8")
-	client := sls.CreateNormalInterface(addr, emulator.DefaultAccessKeyID, emulator.DefaultAccessKeySecret, "")
-	client.SetHTTPClient(emulator.DialClient(addr))
+	client := emulatorClient(addr)
 	gen, err := generate.New(generate.Config{Shards: 8, Count: total, BatchSize: 200, Start: time.Now(), Seed: 11})
 	if err != nil {
 		t.Fatal(err)

@@ -54,8 +54,7 @@ func TestNATSThroughModuleIntoSLS(t *testing.T) {
 	const total = 3000
 	mod := guestModule(t, "c_pii_mask")
 	addr := startEmulatorProcess(t, "demo/events:4")
-	client := sls.CreateNormalInterface(addr, emulator.DefaultAccessKeyID, emulator.DefaultAccessKeySecret, "")
-	client.SetHTTPClient(emulator.DialClient(addr))
+	client := emulatorClient(addr)
 
 	ns, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
 	if err != nil {
