@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/slspipe/slspipe/connectors/generate"
 	"github.com/slspipe/slspipe/connectors/nats/natsserver"
 	"github.com/slspipe/slspipe/connectors/sls/emulator"
