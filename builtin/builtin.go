@@ -5,7 +5,9 @@
 //   - deserialize "sls": records come out of the SLS source already decoded
 //     (one field per log content), so this built-in does no work;
 //   - deserialize "json": parses a JSON object held in one field (or in the
-//     record's payload, for a NATS source) into fields;
+//     record's payload, for a NATS source) into fields; the reserved members
+//     the json serializer writes set the record's time, topic, source and
+//     tags, so the two round-trip;
 //   - transform "identity": passes records through unchanged (no work);
 //   - serialize "json": writes the record as one JSON object into its
 //     payload ("__time__", "__time_ns__", "__topic__", "__source__",
