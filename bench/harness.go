@@ -103,6 +103,12 @@ type Config struct {
 	ModuleMemory string
 	// Timeout bounds each scenario; 10 minutes.
 	Timeout time.Duration
+	// ProfileDir, when set, receives a CPU profile of each slspipe scenario
+	// (<scenario>.pprof, ProfileSeconds long from one second after the start),
+	// taken through the pipeline's /debug/pprof/ endpoint.
+	ProfileDir string
+	// ProfileSeconds is the length of each profile; 5 s.
+	ProfileSeconds int
 	// Progress receives one line per step; discarded when nil.
 	Progress io.Writer
 }
@@ -676,13 +682,19 @@ func (h *harness) runSlspipe(ctx context.Context, key, scenario string, steps []
 		}
 		path, err := writePipeline(h.work, pipelineSpec{
 			name: key, source: src, steps: steps, stateDir: h.work, metricsAddr: metricsAddr, sink: sink,
+			pprof: h.cfg.ProfileDir != "",
 		})
 		if err != nil {
 			return measured{}, err
 		}
 		scraper = &metricsScraper{url: "http://" + metricsAddr + "/metrics"}
 		return runMeasured(ctx, h.cfg.Timeout, h.slspipe, []string{"run", path}, h.slsEnv(),
-			func(ctx context.Context, _ int) { scraper.run(ctx, 100*time.Millisecond) })
+			func(ctx context.Context, _ int) {
+				if h.cfg.ProfileDir != "" {
+					go h.profile(ctx, metricsAddr, key)
+				}
+				scraper.run(ctx, 100*time.Millisecond)
+			})
 	}
 	var row Row
 	if key == ScenarioDiscard {

@@ -3,9 +3,12 @@ package bench
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -142,4 +145,42 @@ func histogramQuantile(q float64, buckets []bucket) float64 {
 		prevLE, prevCount = b.le, b.count
 	}
 	return prevLE
+}
+
+// profile saves a CPU profile of the slspipe process serving addr into
+// ProfileDir/<key>.pprof. It starts one second in, past the start-up, and
+// reports failures as progress lines: a missing profile never fails a run.
+func (h *harness) profile(ctx context.Context, addr, key string) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(time.Second):
+	}
+	secs := h.cfg.ProfileSeconds
+	if secs <= 0 {
+		secs = 5
+	}
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		h.progress("profile %s: %v", key, err)
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.progress("profile %s: %v", key, err)
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		h.progress("profile %s: status %d, %v", key, resp.StatusCode, err)
+		return
+	}
+	path := filepath.Join(h.cfg.ProfileDir, key+".pprof")
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		h.progress("profile %s: %v", key, err)
+		return
+	}
+	h.progress("profile of %s in %s", key, path)
 }

@@ -15,6 +15,7 @@ type pipelineSpec struct {
 	steps       []stepSpec
 	sink        sinkSpec
 	metricsAddr string
+	pprof       bool // serve /debug/pprof/ next to /metrics
 	stateDir    string
 }
 
@@ -102,7 +103,7 @@ func writePipeline(dir string, spec pipelineSpec) (string, error) {
 		"source":     src,
 		"sink":       sink,
 		"checkpoint": map[string]any{"path": filepath.Join(spec.stateDir, spec.name+".db")},
-		"metrics":    map[string]any{"listen": spec.metricsAddr},
+		"metrics":    map[string]any{"listen": spec.metricsAddr, "pprof": spec.pprof},
 	}
 	if len(steps) > 0 {
 		doc["steps"] = steps

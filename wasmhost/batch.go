@@ -1,9 +1,10 @@
 package wasmhost
 
-// Field is one key/value pair of a record or of the batch tags.
-type Field struct {
-	Key, Value []byte
-}
+import "github.com/slspipe/slspipe/engine"
+
+// Field is one key/value pair of a record or of the batch tags. It is the engine's
+// field type, so records cross between the engine and a module without copying fields.
+type Field = engine.Field
 
 // Record is one log record: its time and its fields in order.
 type Record struct {

@@ -47,7 +47,6 @@ type stage struct {
 	m      *Module
 	routes []string
 	batch  Batch
-	fields []Field
 }
 
 // Process runs the module over in. Records that differ in topic, source or tags are
@@ -67,36 +66,23 @@ func (s *stage) Process(ctx context.Context, in []engine.Record, out *engine.Res
 }
 
 func (s *stage) run(ctx context.Context, in []engine.Record, out *engine.Results) error {
-	n := 0
-	for i := range in {
-		n += len(in[i].Fields)
-	}
-	s.fields = s.fields[:0]
 	s.batch.Records = s.batch.Records[:0]
 	first := &in[0]
 	s.batch.Topic, s.batch.Source = []byte(first.Topic), []byte(first.Source)
-	s.batch.Tags = s.batch.Tags[:0]
-	for _, t := range first.Tags {
-		s.batch.Tags = append(s.batch.Tags, Field(t))
-	}
+	s.batch.Tags = first.Tags
 	for i := range in {
 		r := &in[i]
-		at := len(s.fields)
-		for _, f := range r.Fields {
-			s.fields = append(s.fields, Field(f))
-		}
-		s.batch.Records = append(s.batch.Records, Record{
-			Sec: uint32(r.Time.Sec), Nsec: r.Time.Nsec, Fields: s.fields[at:len(s.fields):len(s.fields)],
-		})
+		s.batch.Records = append(s.batch.Records, Record{Sec: uint32(r.Time.Sec), Nsec: r.Time.Nsec, Fields: r.Fields})
 	}
-	// Do not keep the engine's bytes alive through the scratch slices.
-	defer clear(s.fields)
+	// Do not keep the engine's bytes alive through the scratch batch.
+	defer func() {
+		clear(s.batch.Records)
+		s.batch.Tags = nil
+	}()
 	var res Result
 	if err := s.m.Process(ctx, &s.batch, &res); err != nil {
 		return fmt.Errorf("stage %q: %w", s.m.name, err)
 	}
-	// One allocation holds the fields of every output of the call.
-	slab := make([]engine.Field, 0, len(res.fields))
 	for i, oc := range res.Outcomes {
 		if oc.Err != nil {
 			out.Reject(oc.Err)
@@ -112,9 +98,7 @@ func (s *stage) run(ctx context.Context, in []engine.Record, out *engine.Results
 		}
 		base := len(out.Records)
 		for _, r := range res.Outputs(i) {
-			var rec engine.Record
-			rec, slab = toEngine(&in[i], r, route, slab)
-			out.Records = append(out.Records, rec)
+			out.Records = append(out.Records, toEngine(&in[i], r, route))
 		}
 		out.Outcomes = append(out.Outcomes, engine.Outcome{Outputs: len(out.Records) - base})
 	}
@@ -122,8 +106,9 @@ func (s *stage) run(ctx context.Context, in []engine.Record, out *engine.Results
 }
 
 // toEngine builds an engine record from an output, inheriting the input's batch-level
-// attributes and lifting the serializer fields. The fields are appended to slab.
-func toEngine(src *engine.Record, r Record, route string, slab []engine.Field) (engine.Record, []engine.Field) {
+// attributes and lifting the serializer fields. The output's fields are shared, not
+// copied: they live in the call's own Result (or are the input's), which nothing reuses.
+func toEngine(src *engine.Record, r Record, route string) engine.Record {
 	e := engine.Record{
 		Time:     engine.Timestamp{Sec: int64(r.Sec), Nsec: r.Nsec},
 		Tags:     src.Tags,
@@ -133,29 +118,51 @@ func toEngine(src *engine.Record, r Record, route string, slab []engine.Field) (
 		Route:    route,
 		Subject:  src.Subject,
 		HashKey:  src.HashKey,
+		Fields:   r.Fields,
 	}
-	start := len(slab)
+	lifted := 0
 	for _, f := range r.Fields {
-		if len(f.Key) > 0 && f.Key[0] == '_' {
-			switch string(f.Key) {
-			case fieldPayload:
-				e.Payload = f.Value
-				continue
-			case fieldSubject:
-				e.Subject = string(f.Value)
-				continue
-			case fieldHashKey:
-				e.HashKey = string(f.Value)
-				continue
-			case fieldTopic:
-				e.Topic = string(f.Value)
-				continue
-			}
+		if len(f.Key) > 0 && f.Key[0] == '_' && liftField(&e, f) {
+			lifted++
 		}
-		slab = append(slab, engine.Field(f))
 	}
-	e.Fields = slab[start:len(slab):len(slab)]
-	return e, slab
+	if lifted == 0 {
+		return e
+	}
+	kept := make([]engine.Field, 0, len(r.Fields)-lifted)
+	for _, f := range r.Fields {
+		if !isLifted(f.Key) {
+			kept = append(kept, f)
+		}
+	}
+	e.Fields = kept
+	return e
+}
+
+// liftField moves a serializer field into e's dedicated member and reports whether f
+// was one.
+func liftField(e *engine.Record, f Field) bool {
+	switch string(f.Key) {
+	case fieldPayload:
+		e.Payload = f.Value
+	case fieldSubject:
+		e.Subject = string(f.Value)
+	case fieldHashKey:
+		e.HashKey = string(f.Value)
+	case fieldTopic:
+		e.Topic = string(f.Value)
+	default:
+		return false
+	}
+	return true
+}
+
+func isLifted(key []byte) bool {
+	switch string(key) {
+	case fieldPayload, fieldSubject, fieldHashKey, fieldTopic:
+		return true
+	}
+	return false
 }
 
 func sameGroup(a, b *engine.Record) bool {

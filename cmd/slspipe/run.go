@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,7 +98,7 @@ func runLoaded(ctx context.Context, p *config.Pipeline, logger *slog.Logger, std
 	}
 
 	if p.Metrics.Listen != "" {
-		stop, err := serveMetrics(p.Metrics.Listen, pipe.Handler(), logger)
+		stop, err := serveMetrics(p.Metrics, pipe.Handler(), logger)
 		if err != nil {
 			return err
 		}
@@ -111,7 +112,18 @@ func runLoaded(ctx context.Context, p *config.Pipeline, logger *slog.Logger, std
 
 // serveMetrics serves h (/metrics, /healthz, /readyz) on addr until the
 // returned stop function is called.
-func serveMetrics(addr string, h http.Handler, logger *slog.Logger) (stop func(), err error) {
+func serveMetrics(mc config.Metrics, h http.Handler, logger *slog.Logger) (stop func(), err error) {
+	addr, paths := mc.Listen, "/metrics /healthz /readyz"
+	if mc.Pprof {
+		mux := http.NewServeMux()
+		mux.Handle("/", h)
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		h, paths = mux, paths+" /debug/pprof/"
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listen on %s: %w", addr, err)
@@ -124,7 +136,7 @@ func serveMetrics(addr string, h http.Handler, logger *slog.Logger) (stop func()
 			logger.Error("metrics server stopped", "err", err)
 		}
 	}()
-	logger.Info("serving metrics", "addr", ln.Addr().String(), "paths", "/metrics /healthz /readyz")
+	logger.Info("serving metrics", "addr", ln.Addr().String(), "paths", paths)
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

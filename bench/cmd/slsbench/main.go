@@ -38,6 +38,8 @@ func main() {
 	flag.IntVar(&cfg.MaxPerFetch, "max-per-fetch", 0, "log groups per pull for slspipe (0: its default)")
 	flag.StringVar(&cfg.ModuleMemory, "module-memory", "", "memory_limit of every module step, e.g. 256MiB (default: slspipe's)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 0, "bound on each scenario (default 10m)")
+	flag.StringVar(&cfg.ProfileDir, "profile", "", "write a CPU profile of each slspipe scenario into this directory")
+	flag.IntVar(&cfg.ProfileSeconds, "profile-seconds", 5, "length of each CPU profile")
 	out := flag.String("out", "", "also write the table to this file")
 	quiet := flag.Bool("q", false, "no progress lines on stderr")
 	flag.Parse()
