@@ -89,8 +89,9 @@ else
 fi
 
 # AssemblyScript: the compiler pinned by sdk/assemblyscript/package.json, installed there
-# by scripts/setup-wasm.sh (npm ci). The SDK's abort handler replaces env.abort, an
-# import the host does not provide. Compiled from plugins/ so the --use path resolves.
+# by scripts/setup-wasm.sh (npm ci). The SDK's abort handler replaces env.abort (which
+# the host also provides, for modules built with asc's defaults). Compiled from plugins/
+# so the --use path resolves.
 if [[ -x "$ASC" ]]; then
 	asc() {
 		(cd "$here" && "$ASC" "$1" -O3 --runtime incremental \
@@ -98,6 +99,8 @@ if [[ -x "$ASC" ]]; then
 	}
 	asc sdk/assemblyscript/tests/identity.ts "$out/as_identity.wasm"
 	asc sdk/assemblyscript/tests/abort.ts "$out/as_abort.wasm"
+	# The same module with asc's default abort (an env.abort import), which the host provides.
+	(cd "$here" && "$ASC" sdk/assemblyscript/tests/abort.ts -O3 --runtime incremental -o "$out/as_abort_env.wasm")
 	asc examples/fanout-router/index.ts "$out/as_fanout_router.wasm"
 else
 	skip "AssemblyScript modules" "$ASC not found (run scripts/setup-wasm.sh, or npm ci in plugins/sdk/assemblyscript)"

@@ -353,3 +353,35 @@ func TestGoGuestPanicIsolated(t *testing.T) {
 	}
 	t.Logf("isolated: %.300s", re.Error())
 }
+
+// TestAssemblyScriptDefaultAbort runs a module built with asc's defaults, whose throw
+// calls the env.abort import: the host provides it, so the throwing record fails with
+// the message and its place while the others pass.
+func TestAssemblyScriptDefaultAbort(t *testing.T) {
+	ctx := context.Background()
+	m, err := wasmhost.Open(ctx, modulePath(t, "as_abort_env"), wasmhost.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	b := &wasmhost.Batch{}
+	for _, a := range []string{"keep", "abort", "keep"} {
+		b.Records = append(b.Records, wasmhost.Record{Fields: []wasmhost.Field{{Key: []byte("action"), Value: []byte(a)}}})
+	}
+	var res wasmhost.Result
+	if err := m.Process(ctx, b, &res); err != nil {
+		t.Fatal(err)
+	}
+	var re *wasmhost.RecordError
+	if !errors.As(res.Outcomes[1].Err, &re) || !errors.Is(re, wasmhost.ErrTrap) || re.Index != 1 {
+		t.Fatalf("record 1: %v", res.Outcomes[1].Err)
+	}
+	if !strings.Contains(re.Detail, "abort: asked to abort record 1 at sdk/assemblyscript/tests/abort.ts:") {
+		t.Fatalf("record 1: abort message missing from %q", re.Detail)
+	}
+	for _, i := range []int{0, 2} {
+		if res.Outcomes[i].Err != nil || res.Outcomes[i].Count != 1 {
+			t.Fatalf("record %d: %+v", i, res.Outcomes[i])
+		}
+	}
+}

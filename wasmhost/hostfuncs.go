@@ -2,7 +2,10 @@ package wasmhost
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"log/slog"
+	"unicode/utf16"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -79,4 +82,49 @@ func guestBytes(mod api.Module, ptr, n uint64) ([]byte, bool) {
 		l = maxLogBytes
 	}
 	return mod.Memory().Read(p, l)
+}
+
+// AssemblyScript compiles a throw (and a failed assertion) into a call of env.abort,
+// unless the module is built with the SDK's abortHandler. The host provides it too, so
+// a module built with asc's defaults works: the call traps with the message.
+const (
+	abortModule = "env"
+	abortName   = "abort"
+)
+
+var abortParams = []api.ValueType{i32, i32, i32, i32} // message, file, line, column
+
+func instantiateAbort(ctx context.Context, rt wazero.Runtime) error {
+	abort := api.GoModuleFunc(func(_ context.Context, mod api.Module, stack []uint64) {
+		msg := asString(mod.Memory(), uint32(stack[0]))
+		if msg == "" {
+			msg = "(no message)"
+		}
+		panic(fmt.Errorf("abort: %s at %s:%d:%d", msg, asString(mod.Memory(), uint32(stack[1])), uint32(stack[2]), uint32(stack[3])))
+	})
+	_, err := rt.NewHostModuleBuilder(abortModule).
+		NewFunctionBuilder().WithGoModuleFunction(abort, abortParams, nil).Export(abortName).
+		Instantiate(ctx)
+	return err
+}
+
+// asString reads an AssemblyScript string: UTF-16LE code units at ptr, their byte
+// length in the u32 just before. Null, out-of-range or oversized strings read as "".
+func asString(mem api.Memory, ptr uint32) string {
+	if ptr < 4 {
+		return ""
+	}
+	n, ok := mem.ReadUint32Le(ptr - 4)
+	if !ok || n%2 != 0 {
+		return ""
+	}
+	b, ok := mem.Read(ptr, min(n, 2*maxLogBytes))
+	if !ok {
+		return ""
+	}
+	units := make([]uint16, len(b)/2)
+	for i := range units {
+		units[i] = binary.LittleEndian.Uint16(b[2*i:])
+	}
+	return string(utf16.Decode(units))
 }

@@ -28,6 +28,7 @@ type Module struct {
 	compiled wazero.CompiledModule
 	hasInit  bool
 	hasError bool
+	hasAbort bool // imports env.abort, AssemblyScript's default abort
 	config   []Field
 
 	pool pool
@@ -84,6 +85,11 @@ func (m *Module) setup(ctx context.Context, wasm []byte) error {
 	if err := m.instantiateHostModule(ctx, m.rt); err != nil {
 		return fmt.Errorf("wasm module %q: register host functions: %w", m.name, err)
 	}
+	if m.hasAbort {
+		if err := instantiateAbort(ctx, m.rt); err != nil {
+			return fmt.Errorf("wasm module %q: register %s.%s: %w", m.name, abortModule, abortName, err)
+		}
+	}
 	if needsWASI {
 		if _, err := wasi_snapshot_preview1.Instantiate(ctx, m.rt); err != nil {
 			return fmt.Errorf("wasm module %q: register WASI: %w", m.name, err)
@@ -125,6 +131,11 @@ func (m *Module) checkImports() (needsWASI bool, err error) {
 			}
 		case wasiModule:
 			needsWASI = true
+		case abortModule:
+			if name != abortName || !sameSig(def, abortParams, nil) {
+				return false, moduleErr(m.name, ErrUnknownImport, "%s.%s: the host provides %s", mod, name, providedImports())
+			}
+			m.hasAbort = true
 		default:
 			return false, moduleErr(m.name, ErrUnknownImport, "%s.%s: the host provides %s", mod, name, providedImports())
 		}
@@ -142,7 +153,7 @@ func providedImports() string {
 		names = append(names, abi.ImportModule+"."+n)
 	}
 	slices.Sort(names)
-	return strings.Join(names, ", ") + " and " + wasiModule
+	return strings.Join(names, ", ") + ", " + abortModule + "." + abortName + " (AssemblyScript's abort) and " + wasiModule
 }
 
 func (m *Module) checkExports() error {

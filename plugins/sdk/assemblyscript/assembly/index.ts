@@ -12,8 +12,8 @@
 //   slspipe.onBatch(process);
 //
 // Build with the compiler this package pins, replacing AssemblyScript's default abort
-// (an env.abort import the host does not provide) by the SDK's, which writes the message
-// to stderr — the host attaches it to the trap error — and traps:
+// (an env.abort import, which the host also provides) by the SDK's, which writes the
+// message to stderr — the host attaches it to the trap error — and traps:
 //
 //   asc index.ts -O3 --runtime incremental --use abort=<sdk>/assembly/index/abortHandler -o m.wasm
 //
