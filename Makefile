@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
 TEST_FLAGS ?= -race -timeout 12m
 
-.PHONY: all setup build test lint fmt bench bench-micro demo image image-smoke deploy-check clean
+.PHONY: all setup build test lint fmt bench bench-micro chaos demo image image-smoke deploy-check clean
 
 all: build
 
@@ -41,6 +41,15 @@ bench: setup build
 # Go micro-benchmarks of every package.
 bench-micro: setup
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# The chaos suite on loopback: repeated SIGKILLs, a NATS outage, SLS
+# throttling and 5xx, a split and a merge, a lost consumer-group replica;
+# prints records produced, delivered, lost and duplicated per scenario. A
+# short version runs with `make test`.
+chaos: setup
+	mkdir -p bin
+	$(GO) test -count=1 -timeout 20m -run '^TestChaos$$' ./test/e2e -v -args -chaos.full -chaos.out $(CURDIR)/bin/chaos.md
+	@cat bin/chaos.md
 
 # The main job on embedded defaults: an SLS emulator fed with generated nginx
 # logs, an embedded JetStream server, and pipeline.yaml.example between them,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,7 @@ type jsPublisher struct {
 	next    uint64
 	epoch   uint64
 	pending map[uint64]*inflight
+	due     []uint64    // resend's scratch, reused
 	free    []*inflight // settled entries, for reuse
 	peak    int         // most entries ever pending
 	msg     *natsgo.Msg
@@ -334,13 +336,21 @@ func (p *jsPublisher) resend(all bool) {
 		p.epoch++
 	}
 	if p.s.nc.IsConnected() {
+		// In publish order (tokens increase), so that records of one key are stored
+		// in their order even when a whole window is republished after a reconnect.
+		due := p.due[:0]
 		for token, e := range p.pending {
 			if all || !e.sent || p.epoch-e.epoch >= p.ticks {
-				if err := p.send(e); err != nil {
-					failed = append(failed, failure{token, err})
-				}
+				due = append(due, token)
 			}
 		}
+		slices.Sort(due)
+		for _, token := range due {
+			if err := p.send(p.pending[token]); err != nil {
+				failed = append(failed, failure{token, err})
+			}
+		}
+		p.due = due
 	}
 	p.mu.Unlock()
 	for _, f := range failed {
