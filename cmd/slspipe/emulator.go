@@ -18,6 +18,7 @@ func newEmulatorCmd() *cobra.Command {
 		keyID     string
 		keySecret string
 		dataDir   string
+		denies    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "emulator",
@@ -37,6 +38,19 @@ SIGINT or SIGTERM stops it cleanly.
 Credentials default to access key id "` + emulator.DefaultAccessKeyID + `" and secret
 "` + emulator.DefaultAccessKeySecret + `" (local use only).
 
+--deny KEYID=log:Action,... refuses RAM actions to an access key, as a RAM
+policy's Deny statement would: a call needing one is answered like the
+service answers it, HTTP 401 with errorCode "Unauthorized" and the message
+"denied by sts or ram, action: log:ListShards, resource:
+acs:log:local:emulator:project/<p>/logstore/<l>". Actions are the service's:
+log:ListShards, log:GetCursorOrData (GetCursor, GetCursorTime, PullLogs),
+log:PostLogStoreLogs (every write), log:CreateConsumerGroup,
+log:UpdateConsumerGroup, log:ListConsumerGroup, log:ConsumerGroupHeartBeat,
+log:ConsumerGroupUpdateCheckPoint, log:GetConsumerGroupCheckPoint,
+log:GetLogStore, log:ListLogStores, log:GetProject and the like; "log:Get*"
+and "log:*" match several. Use it to try "slspipe check" or a client's
+handling of a missing permission.
+
 Pointing the Go SDK at it: the SDK sends the project in the Host
 ("<project>.<endpoint>"), which does not resolve locally, so give the SDK an
 http.Client that always dials the emulator:
@@ -52,7 +66,10 @@ consumer.LogHubConfig.HTTPClient and producer.ProducerConfig.HTTPClient.`,
   slspipe emulator --addr 127.0.0.1:9100 --logstore demo/nginx:4 --logstore demo/out:2
 
   # pick a free port and keep data across restarts
-  slspipe emulator --addr 127.0.0.1:0 --logstore demo/nginx:4 --data ./sls-data`,
+  slspipe emulator --addr 127.0.0.1:0 --logstore demo/nginx:4 --data ./sls-data
+
+  # the default key may not list shards nor write
+  slspipe emulator --logstore demo/nginx:4 --deny slspipe-local=log:ListShards,log:PostLogStoreLogs`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := emulator.Config{
@@ -64,6 +81,16 @@ consumer.LogHubConfig.HTTPClient and producer.ProducerConfig.HTTPClient.`,
 					return errors.New("--access-key-id and --access-key-secret go together")
 				}
 				cfg.AccessKeys = map[string]string{keyID: keySecret}
+			}
+			for _, d := range denies {
+				id, actions, err := emulator.ParseDenySpec(d)
+				if err != nil {
+					return err
+				}
+				if cfg.Denied == nil {
+					cfg.Denied = map[string][]string{}
+				}
+				cfg.Denied[id] = append(cfg.Denied[id], actions...)
 			}
 			for _, s := range specs {
 				spec, err := emulator.ParseLogstoreSpec(s)
@@ -97,5 +124,6 @@ consumer.LogHubConfig.HTTPClient and producer.ProducerConfig.HTTPClient.`,
 	f.StringVar(&keyID, "access-key-id", "", "access key id clients sign with (default "+emulator.DefaultAccessKeyID+")")
 	f.StringVar(&keySecret, "access-key-secret", "", "access key secret clients sign with (default: the documented local secret)")
 	f.StringVar(&dataDir, "data", "", "directory to persist data in (default: memory only)")
+	f.StringArrayVar(&denies, "deny", nil, "refuse RAM actions to an access key: `KEYID=log:Action[,log:Action...]` (repeatable)")
 	return cmd
 }

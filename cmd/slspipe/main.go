@@ -41,6 +41,7 @@ Start here:
 		newVersionCmd(),
 		newEmulatorCmd(),
 		newValidateCmd(checkModules),
+		newCheckCmd(),
 		newRunCmd(),
 		newDevCmd(),
 		newTestCmd(),

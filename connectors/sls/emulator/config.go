@@ -21,6 +21,13 @@ type Config struct {
 	// signed (v1 or v4) by one of them. Empty means
 	// {DefaultAccessKeyID: DefaultAccessKeySecret}.
 	AccessKeys map[string]string
+	// Denied refuses RAM actions to access keys, the way a RAM policy's
+	// Deny statement does: it maps an access key id to actions such as
+	// "log:ListShards", or patterns such as "log:Get*" and "log:*". A call
+	// needing a denied action is answered 401 Unauthorized, "denied by sts
+	// or ram, action: <action>, resource: <resource>", before any other
+	// check, as the service answers it. Keys not listed may do everything.
+	Denied map[string][]string
 	// DataDir persists logstores, shards, log groups and consumer groups
 	// across restarts. "" keeps everything in memory.
 	DataDir string
@@ -60,6 +67,26 @@ func ParseLogstoreSpec(s string) (LogstoreSpec, error) {
 	}
 	spec.Project, spec.Logstore = project, logstore
 	return spec, nil
+}
+
+// ParseDenySpec parses "KEYID=log:Action[,log:Action…]", the form of the
+// emulator command's --deny flag, into an access key id and its denied
+// actions.
+func ParseDenySpec(s string) (keyID string, actions []string, err error) {
+	keyID, list, ok := strings.Cut(s, "=")
+	keyID = strings.TrimSpace(keyID)
+	if !ok || keyID == "" {
+		return "", nil, fmt.Errorf("deny spec %q: want KEYID=log:Action[,log:Action...]", s)
+	}
+	for _, a := range strings.Split(list, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			actions = append(actions, a)
+		}
+	}
+	if len(actions) == 0 {
+		return "", nil, fmt.Errorf("deny spec %q: no action after '='", s)
+	}
+	return keyID, actions, nil
 }
 
 func (c Config) accessKeys() map[string]string {

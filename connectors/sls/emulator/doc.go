@@ -31,6 +31,11 @@
 //   - Log.Time must lie within [now-7d, now+15min] (InvalidTimestamp
 //     otherwise), as on the service. Logstore TTL is recorded but data never
 //     expires on its own; Server.ExpireBefore expires a shard's old data.
+//   - Config.Denied refuses RAM actions to access keys; each route names
+//     its action (log:ListShards, log:GetCursorOrData, log:PostLogStoreLogs,
+//     the consumer-group actions…) and a denied call is answered 401
+//     Unauthorized, "denied by sts or ram, action: …, resource: …", before
+//     the resource is looked up, as on the service.
 //   - Pulls never recompress: each log group is stored once as an LZ4 block
 //     and a pull joins consecutive blocks, re-encoding only their seams.
 package emulator

@@ -14,6 +14,9 @@ import (
 
 	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/apierr"
+	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/auth"
+	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/groups"
+	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/ram"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/wire"
 )
 
@@ -51,12 +54,13 @@ func newRequestID() string {
 
 // request is one API call being served.
 type request struct {
-	w        http.ResponseWriter
-	r        *http.Request
-	body     []byte
-	project  string
-	logstore string // "" when the path names none
-	rest     string // path after /logstores/{logstore}
+	w           http.ResponseWriter
+	r           *http.Request
+	body        []byte
+	project     string
+	logstore    string // "" when the path names none
+	rest        string // path after /logstores/{logstore}
+	accessKeyID string // who signed it, for authorization
 }
 
 // ServeHTTP serves the SLS API.
@@ -76,7 +80,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, err)
 		return
 	}
-	req := &request{w: w, r: r, body: body, project: projectFromHost(r.Host)}
+	req := &request{w: w, r: r, body: body, project: projectFromHost(r.Host), accessKeyID: auth.AccessKeyID(r)}
 	if err := s.route(req); err != nil {
 		s.writeError(w, err)
 	}
@@ -123,7 +127,10 @@ func projectFromHost(host string) string {
 	return p
 }
 
-// route dispatches on the path.
+// route dispatches on the path. Every API names the RAM action it needs
+// and the resource it acts on next to its route; s.allow refuses a caller
+// whose access key is denied the action, before anything else is looked
+// at, as the service does.
 func (s *Server) route(req *request) error {
 	path := req.r.URL.Path
 	method := req.r.Method
@@ -132,16 +139,23 @@ func (s *Server) route(req *request) error {
 		if handled, err := s.admit(req, opFor(req, faults.Meta, -1)); handled || err != nil {
 			return err
 		}
-		return s.serveProject(req)
+		switch method {
+		case http.MethodGet:
+			return s.allow(req, "log:GetProject", ram.ProjectResource(req.project), s.serveProject)
+		case http.MethodPost:
+			return s.allow(req, "log:CreateProject", ram.ProjectResource(req.project), s.serveProject)
+		}
+		return errMethod(req)
 	case path == "/logstores":
 		if handled, err := s.admit(req, opFor(req, faults.Meta, -1)); handled || err != nil {
 			return err
 		}
+		all := ram.LogstoreResource(req.project, "*")
 		switch method {
 		case http.MethodGet:
-			return s.listLogstores(req)
+			return s.allow(req, "log:ListLogStores", all, s.listLogstores)
 		case http.MethodPost:
-			return s.createLogstore(req)
+			return s.allow(req, "log:CreateLogStore", all, s.createLogstore)
 		}
 		return errMethod(req)
 	case strings.HasPrefix(path, "/logstores/"):
@@ -165,33 +179,40 @@ func (s *Server) routeLogstore(req *request) error {
 	if handled, err := s.admitLogstoreCall(req); handled || err != nil {
 		return err
 	}
+	logstore := ram.LogstoreResource(req.project, req.logstore)
 	switch {
 	case rest == "":
 		switch method {
 		case http.MethodGet:
-			return s.getLogstore(req)
+			return s.allow(req, "log:GetLogStore", logstore, s.getLogstore)
 		case http.MethodPut:
-			return s.updateLogstore(req)
+			return s.allow(req, "log:UpdateLogStore", logstore, s.updateLogstore)
 		case http.MethodDelete:
-			return s.deleteLogstore(req)
+			return s.allow(req, "log:DeleteLogStore", logstore, s.deleteLogstore)
 		case http.MethodPost:
-			return s.putLogs(req, "")
+			return s.allow(req, "log:PostLogStoreLogs", logstore, func(req *request) error {
+				return s.putLogs(req, "")
+			})
 		}
 	case rest == "/shards":
 		if method == http.MethodGet {
-			return s.listShards(req)
+			return s.allow(req, "log:ListShards", logstore, s.listShards)
 		}
 	case rest == "/shards/route":
 		if method == http.MethodPost {
-			key := req.r.URL.Query().Get("key")
-			if key == "" {
-				return apierr.New(http.StatusBadRequest, "ParameterInvalid", "route needs a hash key")
-			}
-			return s.putLogs(req, key)
+			return s.allow(req, "log:PostLogStoreLogs", logstore, func(req *request) error {
+				key := req.r.URL.Query().Get("key")
+				if key == "" {
+					return apierr.New(http.StatusBadRequest, "ParameterInvalid", "route needs a hash key")
+				}
+				return s.putLogs(req, key)
+			})
 		}
 	case rest == "/shards/lb":
 		if method == http.MethodPost {
-			return s.putLogs(req, req.r.Header.Get("x-log-hashkey"))
+			return s.allow(req, "log:PostLogStoreLogs", logstore, func(req *request) error {
+				return s.putLogs(req, req.r.Header.Get("x-log-hashkey"))
+			})
 		}
 	case strings.HasPrefix(rest, "/shards/"):
 		id, err := strconv.Atoi(rest[len("/shards/"):])
@@ -200,16 +221,40 @@ func (s *Server) routeLogstore(req *request) error {
 		}
 		switch method {
 		case http.MethodGet:
-			return s.serveShardGet(req, id)
+			// GetCursor, GetCursorTime and PullLogs share one action.
+			return s.allow(req, "log:GetCursorOrData", logstore, func(req *request) error {
+				return s.serveShardGet(req, id)
+			})
 		case http.MethodPost:
-			return s.serveShardAction(req, id)
+			action := "log:SplitShard"
+			if req.r.URL.Query().Get("action") == "merge" {
+				action = "log:MergeShards"
+			}
+			return s.allow(req, action, logstore, func(req *request) error {
+				return s.serveShardAction(req, id)
+			})
 		}
 	case rest == "/consumergroups" || strings.HasPrefix(rest, "/consumergroups/"):
-		return s.serveConsumerGroups(req, rest[len("/consumergroups"):])
+		sub := rest[len("/consumergroups"):]
+		action, group := groups.Action(method, req.r.URL.Query(), sub)
+		serve := func(req *request) error { return s.serveConsumerGroups(req, sub) }
+		if action == "" {
+			return serve(req) // refused by the registry with its own error
+		}
+		return s.allow(req, action, ram.ConsumerGroupResource(req.project, req.logstore, group), serve)
 	default:
 		return apierr.New(http.StatusNotFound, "RequestNotSupported", "%s %s is not supported by the emulator", method, req.r.URL.Path)
 	}
 	return errMethod(req)
+}
+
+// allow serves req with serve when the caller's access key may perform
+// action on resource, and answers 401 Unauthorized otherwise.
+func (s *Server) allow(req *request, action, resource string, serve func(*request) error) error {
+	if err := s.policy.Authorize(req.accessKeyID, action, resource); err != nil {
+		return err
+	}
+	return serve(req)
 }
 
 // admitLogstoreCall consults the fault injector for reads and metadata

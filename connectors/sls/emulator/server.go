@@ -15,6 +15,7 @@ import (
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/apierr"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/auth"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/groups"
+	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/ram"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/store"
 )
 
@@ -29,6 +30,7 @@ type Server struct {
 	log      *slog.Logger
 	store    *store.Store
 	verifier *auth.Verifier
+	policy   *ram.Policy
 	groups   *groups.Registry
 	faults   *faults.Injector
 
@@ -45,7 +47,12 @@ type Server struct {
 // state and creating cfg.Logstores that do not exist yet. It does not
 // listen; call Start or Serve.
 func New(cfg Config) (*Server, error) {
+	policy, err := ram.NewPolicy(cfg.Denied)
+	if err != nil {
+		return nil, fmt.Errorf("emulator denied actions: %w", err)
+	}
 	s := &Server{
+		policy:   policy,
 		cfg:      cfg,
 		log:      cfg.Logger,
 		verifier: auth.NewVerifier(cfg.accessKeys()),

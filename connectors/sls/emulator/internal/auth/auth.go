@@ -86,6 +86,23 @@ func (v *Verifier) Verify(r *http.Request, body []byte) error {
 	}
 }
 
+// AccessKeyID returns the access key id r is signed with, or "" when r is
+// not signed or its Authorization header cannot be parsed. It checks
+// nothing: call it after Verify accepted r, to know who is calling.
+func AccessKeyID(r *http.Request) string {
+	authz := r.Header.Get("Authorization")
+	switch {
+	case strings.HasPrefix(authz, schemeV1):
+		id, _, _ := strings.Cut(authz[len(schemeV1):], ":")
+		return strings.TrimSpace(id)
+	case strings.HasPrefix(authz, schemeV4):
+		if cred, ok := parseV4(authz[len(schemeV4):]); ok {
+			return cred.accessKeyID
+		}
+	}
+	return ""
+}
+
 // secret returns the secret of accessKeyID or InvalidAccessKeyId.
 func (v *Verifier) secret(accessKeyID string) (string, error) {
 	secret, ok := v.secrets[accessKeyID]

@@ -4,11 +4,45 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/slspipe/slspipe/connectors/sls/emulator/internal/apierr"
 )
+
+// Action returns the RAM action of a consumer-group request, routed as
+// serve routes it, and the group it acts on: "*" for listing and creating,
+// which act on every group of the logstore. A request serve refuses gets
+// action "", and needs no permission.
+func Action(method string, q url.Values, subpath string) (action, group string) {
+	if subpath == "" || subpath == "/" {
+		switch method {
+		case http.MethodGet:
+			return "log:ListConsumerGroup", "*"
+		case http.MethodPost:
+			return "log:CreateConsumerGroup", "*"
+		}
+		return "", "*"
+	}
+	group = strings.TrimPrefix(subpath, "/")
+	switch method {
+	case http.MethodGet:
+		return "log:GetConsumerGroupCheckPoint", group
+	case http.MethodPut:
+		return "log:UpdateConsumerGroup", group
+	case http.MethodDelete:
+		return "log:DeleteConsumerGroup", group
+	case http.MethodPost:
+		switch q.Get("type") {
+		case "heartbeat":
+			return "log:ConsumerGroupHeartBeat", group
+		case "checkpoint":
+			return "log:ConsumerGroupUpdateCheckPoint", group
+		}
+	}
+	return "", group
+}
 
 // serve routes one consumer-group request and returns the value to answer
 // with (nil for an empty 200 body).
