@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/slspipe/slspipe/wasmhost/internal/abi"
+	"github.com/slspipe/slspipe/wasmhost/internal/interrupt"
 )
 
 // instance is one instantiated copy of a module with its exports resolved once, so a
@@ -30,6 +31,9 @@ type instance struct {
 	stderr   *tailbuf.Buffer // the guest stderr tail, attached to trap errors: Go and Rust guests print panics there
 	memory   *cappedAllocator
 	plan     inputPlan
+	watch    *watchdog // nil without a deadline or for a module that is not instrumented
+	// interrupted: the watchdog stopped the guest during the call that just failed.
+	interrupted bool
 }
 
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
@@ -69,6 +73,14 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		stderr:  stderr,
 		memory:  alloc,
 	}
+	if m.interruptible {
+		flag, err := interrupt.Flag(mod)
+		if err != nil {
+			_ = mod.Close(ctx)
+			return nil, fmt.Errorf("wasm module %q: %w", m.name, err)
+		}
+		in.watch = newWatchdog(flag)
+	}
 	if err := m.initInstance(ctx, in); err != nil {
 		_ = mod.Close(ctx)
 		return nil, err
@@ -89,9 +101,12 @@ func (m *Module) initInstance(ctx context.Context, in *instance) error {
 	if in.init == nil {
 		return nil
 	}
+	in.watch.arm(ctx, m.opts.Timeout)
+	defer in.watch.disarm()
 	size := configSize(m.config)
 	ptr, err := in.ensureArena(ctx, uint32(size))
 	if err != nil {
+		in.interrupted = in.watch.disarm()
 		return m.classify(ctx, in, in.stderr, fmt.Errorf("%s: %w", abi.ExportArena, err))
 	}
 	view, ok := in.mem.Read(ptr, uint32(size))
@@ -101,6 +116,7 @@ func (m *Module) initInstance(ctx context.Context, in *instance) error {
 	encodeConfig(view, ptr, m.config)
 	in.stack[0], in.stack[1] = uint64(ptr), uint64(size)
 	if err := in.init.CallWithStack(ctx, in.stack[:]); err != nil {
+		in.interrupted = in.watch.disarm()
 		return m.classify(ctx, in, in.stderr, fmt.Errorf("%s: %w", abi.ExportInit, err))
 	}
 	if st := int32(uint32(in.stack[0])); st != 0 {
@@ -154,7 +170,7 @@ func (m *Module) classify(ctx context.Context, in *instance, stderr *tailbuf.Buf
 		detail += "\nguest stderr:\n" + tail
 	}
 	var exit *sys.ExitError
-	if errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded {
+	if (in != nil && in.interrupted) || errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded {
 		return &ModuleError{Module: m.name, Kind: ErrDeadline, Detail: fmt.Sprintf("no result within %v: %s", m.opts.Timeout, detail)}
 	}
 	if in != nil && in.memory.refused {
@@ -163,4 +179,7 @@ func (m *Module) classify(ctx context.Context, in *instance, stderr *tailbuf.Buf
 	return &ModuleError{Module: m.name, Kind: ErrTrap, Detail: detail}
 }
 
-func (in *instance) close(ctx context.Context) { _ = in.mod.Close(ctx) }
+func (in *instance) close(ctx context.Context) {
+	in.watch.disarm()
+	_ = in.mod.Close(ctx)
+}

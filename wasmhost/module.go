@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/slspipe/slspipe/wasmhost/internal/abi"
+	"github.com/slspipe/slspipe/wasmhost/internal/interrupt"
 )
 
 const wasiModule = wasi_snapshot_preview1.ModuleName
@@ -29,7 +30,10 @@ type Module struct {
 	hasInit  bool
 	hasError bool
 	hasAbort bool // imports env.abort, AssemblyScript's default abort
-	config   []Field
+	// interruptible: the module was instrumented with an interrupt flag, so instances
+	// get a watchdog instead of wazero's context-closing.
+	interruptible bool
+	config        []Field
 
 	pool pool
 }
@@ -53,21 +57,34 @@ func load(ctx context.Context, wasm []byte, opts Options) (*Module, error) {
 	}
 	// The memory limit is enforced by cappedAllocator, not WithMemoryLimitPages, so that
 	// refused growth can be reported as such.
+	// The deadline is enforced by an interrupt flag the module is instrumented to test in
+	// every loop (see watchdog). A module the instrumentation cannot read falls back to
+	// wazero's own mechanism, which leaves the guest for the host at every loop iteration.
+	start := time.Now()
+	if opts.Timeout > 0 {
+		if inst, err := interrupt.Instrument(wasm); err == nil {
+			wasm, m.interruptible = inst, true
+		} else {
+			opts.Logger.LogAttrs(ctx, slog.LevelDebug, "wasm module not instrumented for the deadline",
+				slog.String("module", m.name), slog.String("reason", err.Error()))
+		}
+	}
 	cfg := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(opts.Timeout > 0)
+		WithCloseOnContextDone(opts.Timeout > 0 && !m.interruptible)
 	if opts.Cache != nil {
 		cfg = cfg.WithCompilationCache(opts.Cache.cc)
 	}
 	m.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
-	if err := m.setup(ctx, wasm); err != nil {
+	if err := m.setup(ctx, wasm, start); err != nil {
 		_ = m.rt.Close(ctx)
 		return nil, err
 	}
 	return m, nil
 }
 
-func (m *Module) setup(ctx context.Context, wasm []byte) error {
-	start := time.Now()
+// setup compiles wasm (start is when its preparation began, for the compile log line),
+// checks it and creates the instances.
+func (m *Module) setup(ctx context.Context, wasm []byte, start time.Time) error {
 	compiled, err := m.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return moduleErr(m.name, ErrNotWasm, "compile: %v", err)

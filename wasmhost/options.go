@@ -25,9 +25,9 @@ type Options struct {
 	Instances int
 	// MemoryLimitPages caps each instance's linear memory, in 64 KiB pages.
 	MemoryLimitPages uint32
-	// Timeout is the per-batch deadline. Enforcing it makes guest code interruptible,
-	// which costs a few microseconds per call plus a check on every guest loop iteration
-	// (noticeable for Go guests); a negative value disables it for trusted modules.
+	// Timeout is the per-batch deadline. Enforcing it instruments the module with an
+	// interrupt check in every loop (a load and a branch per iteration, docs/RATIONALE.md);
+	// a negative value disables it for trusted modules.
 	Timeout time.Duration
 	// MaxOutputBytes caps the bytes one guest call's output may reference.
 	MaxOutputBytes uint64

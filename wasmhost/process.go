@@ -87,12 +87,16 @@ func (m *Module) runOn(ctx context.Context, s *slot, b *Batch, lo, hi int, out *
 	}
 	size := in.plan.size
 	callCtx := ctx
-	if m.opts.Timeout > 0 {
+	if in.watch != nil {
+		in.watch.arm(ctx, m.opts.Timeout)
+		defer in.watch.disarm()
+	} else if m.opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		callCtx, cancel = context.WithTimeout(ctx, m.opts.Timeout)
 		defer cancel()
 	}
 	fault := func(err error) error {
+		in.interrupted = in.watch.disarm()
 		cerr := m.classify(ctx, in, in.stderr, err)
 		in.close(ctx)
 		s.inst = nil
