@@ -170,7 +170,10 @@ func wireSink(ctx context.Context, s config.Sink, what string, env wireEnv, out 
 		out.closers = append(out.closers, sink.Close)
 		return sink, nil
 	case s.SLS != nil:
-		sink, err := slsconn.NewSink(*s.SLS, env.logger.With("sink", what), env.pipeline)
+		// role keeps a sink and a dead-letter sink writing to one logstore
+		// apart in the pipeline's registry.
+		reg := prometheus.WrapRegistererWith(prometheus.Labels{"pipeline": env.pipeline, "role": what}, env.registry)
+		sink, err := slsconn.NewSink(*s.SLS, env.logger.With("sink", what), env.pipeline, slsconn.WithRegisterer(reg))
 		if err != nil {
 			return nil, fmt.Errorf("%s sls: %w", what, err)
 		}

@@ -3,6 +3,7 @@ package sls
 import (
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/connectors/sls/internal/producer"
@@ -17,15 +18,47 @@ type Sink = producer.Producer
 
 // NewSink returns a sink for cfg. It makes no network call; credentials come
 // from cfg or, when empty, the ALIBABA_CLOUD_* environment.
-func NewSink(cfg config.SLSSink, logger *slog.Logger, pipeline string) (*Sink, error) {
+//
+// # Notes
+//
+//   - Of opts, [WithRegisterer], [WithHTTPClient] and [WithLookupEnv]
+//     apply; a non-nil logger and a non-empty pipeline win over
+//     [WithLogger] and [WithPipelineName].
+//   - With [WithRegisterer], the sink's metrics (slspipe_sls_sink_*) are
+//     labelled project and logstore. Two sinks may share a registerer: a
+//     collector already registered is reused, so sinks to the same
+//     logstore add to the same series. To tell a sink from a dead-letter
+//     sink writing to one logstore, wrap each registerer with a label of
+//     its own (slspipe adds role).
+func NewSink(cfg config.SLSSink, logger *slog.Logger, pipeline string, opts ...Option) (*Sink, error) {
 	ep, err := parseEndpoint(cfg.Endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("sls sink: %w", err)
 	}
-	if logger == nil {
-		logger = slog.Default()
+	o := options{lookup: os.LookupEnv}
+	for _, opt := range opts {
+		opt(&o)
 	}
-	return producer.New(cfg, newHTTPClient(ep),
-		producer.WithLogger(logger),
-		producer.WithUserAgent("slspipe/"+pipeline))
+	if logger != nil {
+		o.logger = logger
+	}
+	if pipeline != "" {
+		o.pipeline = pipeline
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	hc := o.hc
+	if hc == nil {
+		hc = newHTTPClient(ep)
+	}
+	ua := "slspipe"
+	if o.pipeline != "" {
+		ua += "/" + o.pipeline
+	}
+	return producer.New(cfg, hc,
+		producer.WithLogger(o.logger),
+		producer.WithLookup(o.lookup),
+		producer.WithRegisterer(o.reg),
+		producer.WithUserAgent(ua))
 }

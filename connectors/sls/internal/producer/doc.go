@@ -36,4 +36,11 @@
 //     sending. Failed batches are confirmed failed, never dropped.
 //   - Delivery is at-least-once: a request the service stored but whose
 //     answer was lost is sent again.
+//
+// # Metrics
+//
+// With WithRegisterer, the producer counts per batch, never per log, the
+// logs and bytes stored, batches by outcome, retries by reason and request
+// durations, and follows the memory budget in use (see metrics.go for the
+// names; docs/operations.md for their meaning).
 package producer

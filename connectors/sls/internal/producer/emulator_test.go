@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
 	"github.com/slspipe/slspipe/engine"
@@ -29,7 +31,8 @@ func TestDeliversEveryRecord(t *testing.T) {
 			cfg.Compression, cfg.SignatureVersion, cfg.Region = tc.compression, tc.signature, "cn-shanghai"
 			cfg.Tags = map[string]string{"env": "test", "app": "slspipe"}
 			cfg.MaxBatchCount = 1000 // several batches per key
-			p := newProducer(t, srv, cfg, nil)
+			reg := prometheus.NewRegistry()
+			p := newProducer(t, srv, cfg, nil, WithRegisterer(reg))
 
 			n := 20_000 / scale
 			base := time.Now()
@@ -73,7 +76,50 @@ func TestDeliversEveryRecord(t *testing.T) {
 			if st, _ := p.mem.state(); st.used != 0 {
 				t.Errorf("%d bytes still charged to the memory budget after Close", st.used)
 			}
+			checkStored(t, reg, project, logstore, n)
+			if raw, comp := sample(t, reg, "slspipe_sls_sink_bytes_total"), sample(t, reg, "slspipe_sls_sink_compressed_bytes_total"); comp <= 0 || comp >= raw {
+				t.Errorf("%v bytes stored compressed to %v; want fewer, and more than none", raw, comp)
+			}
+			if got := sample(t, reg, "slspipe_sls_sink_max_memory_bytes", "logstore", logstore); got != float64(cfg.MaxMemory) {
+				t.Errorf("max_memory gauge %v, want %d", got, cfg.MaxMemory)
+			}
+			if got := sample(t, reg, "slspipe_sls_sink_retries_total"); got != 0 {
+				t.Errorf("%v retries counted without any fault", got)
+			}
 		})
+	}
+}
+
+// checkStored checks the metrics in reg of a producer to project and
+// logstore that stored n logs and failed none, once it is closed: logs
+// and batches counted, one request timed per batch and retry, nothing
+// left buffered.
+func checkStored(t *testing.T, reg *prometheus.Registry, project, logstore string, n int) {
+	t.Helper()
+	at := []string{"project", project, "logstore", logstore}
+	if got := sample(t, reg, "slspipe_sls_sink_logs_total", at...); got != float64(n) {
+		t.Errorf("logs_total %v, want %d", got, n)
+	}
+	if got := sample(t, reg, "slspipe_sls_sink_logs_failed_total", at...); got != 0 {
+		t.Errorf("logs_failed_total %v, want 0", got)
+	}
+	if got := sample(t, reg, "slspipe_sls_sink_batches_total", append(at, "outcome", "failed")...); got != 0 {
+		t.Errorf("%v batches failed", got)
+	}
+	stored := sample(t, reg, "slspipe_sls_sink_batches_total", append(at, "outcome", "ok")...) +
+		sample(t, reg, "slspipe_sls_sink_batches_total", append(at, "outcome", "retried")...)
+	if stored == 0 || stored > float64(n) {
+		t.Errorf("%v batches stored for %d logs", stored, n)
+	}
+	retries := sample(t, reg, "slspipe_sls_sink_retries_total", at...)
+	if reqs := sample(t, reg, "slspipe_sls_sink_request_duration_seconds", at...); reqs != stored+retries {
+		t.Errorf("%v requests timed; want one per batch (%v) and retry (%v)", reqs, stored, retries)
+	}
+	if raw := sample(t, reg, "slspipe_sls_sink_bytes_total", at...); raw < float64(n) {
+		t.Errorf("bytes_total %v for %d logs", raw, n)
+	}
+	if got := sample(t, reg, "slspipe_sls_sink_buffered_bytes", at...); got != 0 {
+		t.Errorf("buffered_bytes %v after Close, want 0", got)
 	}
 }
 
@@ -205,7 +251,8 @@ func TestBackpressureBlocksWrite(t *testing.T) {
 	cfg.MaxBatchBytes = 128 << 10
 	cfg.IOThreads = 4
 	cfg.Linger = config.Duration(time.Hour) // only full batches and memory pressure seal
-	p := newProducer(t, srv, cfg, nil)
+	reg := prometheus.NewRegistry()
+	p := newProducer(t, srv, cfg, nil, WithRegisterer(reg))
 
 	stall, err := srv.Faults().Add(faults.Fault{Match: faults.Match{Kind: faults.Write}, Delay: faults.Duration(2 * time.Second)})
 	if err != nil {
@@ -230,6 +277,10 @@ func TestBackpressureBlocksWrite(t *testing.T) {
 	st, _ := p.mem.state()
 	if st.used > int64(cfg.MaxMemory) || st.used < int64(cfg.MaxMemory)/2 {
 		t.Fatalf("Write blocked with %d bytes held, budget %d", st.used, cfg.MaxMemory)
+	}
+	// Batches may still complete, but not beyond the budget nor below half.
+	if got := sample(t, reg, "slspipe_sls_sink_buffered_bytes"); got > float64(cfg.MaxMemory) || got < float64(cfg.MaxMemory)/2 {
+		t.Fatalf("buffered_bytes %v while Write is blocked, budget %d", got, cfg.MaxMemory)
 	}
 	if ok := c.ok.Load(); ok != 0 {
 		t.Fatalf("%d records confirmed while the service is stalled", ok)
@@ -278,6 +329,7 @@ func TestBackpressureBlocksWrite(t *testing.T) {
 	if got != n {
 		t.Fatalf("read back %d logs, wrote %d", got, n)
 	}
+	checkStored(t, reg, project, logstore, n)
 }
 
 // awaitMemory waits until the memory budget's state satisfies cond.
@@ -315,7 +367,8 @@ func TestRetriesThroughFaults(t *testing.T) {
 	cfg := sinkConfig(srv, project, logstore)
 	cfg.MaxBatchCount = 50 // many requests, so every fault gets its turn
 	cfg.Retries = 30
-	p := newProducer(t, srv, cfg, nil)
+	reg := prometheus.NewRegistry()
+	p := newProducer(t, srv, cfg, nil, WithRegisterer(reg))
 
 	n := 20_000 / scale
 	base := time.Now()
@@ -340,6 +393,23 @@ func TestRetriesThroughFaults(t *testing.T) {
 	st := srv.Faults().Stats()
 	if st.ByCode["ShardWriteQuotaExceed"] != 20 || st.Drops != 5 || st.ByCode["ServerBusy"] == 0 || st.ByCode["InternalServerError"] == 0 {
 		t.Fatalf("faults not all injected: %+v", st)
+	}
+	checkStored(t, reg, project, logstore, n)
+	for reason, want := range map[string]int64{
+		"ShardWriteQuotaExceed": 20,
+		"network":               st.Drops,
+		"ServerBusy":            st.ByCode["ServerBusy"],
+		"InternalServerError":   st.ByCode["InternalServerError"],
+	} {
+		if got := sample(t, reg, "slspipe_sls_sink_retries_total", "logstore", logstore, "reason", reason); got != float64(want) {
+			t.Errorf("retries_total{reason=%q} %v, want %d", reason, got, want)
+		}
+	}
+	if got := sample(t, reg, "slspipe_sls_sink_retries_total"); got != float64(st.Injected) {
+		t.Errorf("%v retries counted for %d faults injected", got, st.Injected)
+	}
+	if got := sample(t, reg, "slspipe_sls_sink_batches_total", "outcome", "retried"); got == 0 {
+		t.Error("no batch counted as stored after retries")
 	}
 	srv.Faults().ClearFaults()
 	dups := compare(t, want, multiset(readShards(t, srv, project, logstore)))
@@ -368,7 +438,8 @@ func TestWrongCredentialsFailEveryRecord(t *testing.T) {
 	hc := srv.HTTPClient()
 	ct := &countingTransport{next: hc.Transport}
 	hc.Transport = ct
-	p := newProducer(t, srv, cfg, hc)
+	reg := prometheus.NewRegistry()
+	p := newProducer(t, srv, cfg, hc, WithRegisterer(reg))
 
 	n := 5_000
 	recs := make([]engine.Record, n)
@@ -400,6 +471,15 @@ func TestWrongCredentialsFailEveryRecord(t *testing.T) {
 	if reqs := ct.n.Load(); reqs > int64(cfg.IOThreads) {
 		t.Errorf("%d requests sent with wrong credentials; want at most one per sender (%d)", reqs, cfg.IOThreads)
 	}
+	if got, want := sample(t, reg, "slspipe_sls_sink_logs_failed_total"), float64(c.failed.Load()); got != want {
+		t.Errorf("logs_failed_total %v, want %v", got, want)
+	}
+	if got := sample(t, reg, "slspipe_sls_sink_batches_total", "outcome", "failed"); got == 0 {
+		t.Error("no batch counted as failed")
+	}
+	if got := sample(t, reg, "slspipe_sls_sink_logs_total") + sample(t, reg, "slspipe_sls_sink_retries_total"); got != 0 {
+		t.Errorf("%v logs stored or retries counted with wrong credentials", got)
+	}
 	errs := c.errors()
 	if len(errs) == 0 {
 		t.Fatal("no failed confirmation")
@@ -425,7 +505,8 @@ func TestWrongCredentialsFailEveryRecord(t *testing.T) {
 func TestLogOverLimitFailsAlone(t *testing.T) {
 	const project, logstore = "p-limit", "out"
 	srv := startEmulator(t, project, logstore, 1)
-	p := newProducer(t, srv, sinkConfig(srv, project, logstore), nil)
+	reg := prometheus.NewRegistry()
+	p := newProducer(t, srv, sinkConfig(srv, project, logstore), nil, WithRegisterer(reg))
 
 	recs := make([]engine.Record, 101)
 	for i := range recs {
@@ -440,6 +521,9 @@ func TestLogOverLimitFailsAlone(t *testing.T) {
 	c.await(t, time.Minute)
 	if c.ok.Load() != 100 || c.failed.Load() != 1 {
 		t.Fatalf("%d OK and %d failed, want 100 and 1", c.ok.Load(), c.failed.Load())
+	}
+	if ok, failed := sample(t, reg, "slspipe_sls_sink_logs_total"), sample(t, reg, "slspipe_sls_sink_logs_failed_total"); ok != 100 || failed != 1 {
+		t.Errorf("logs_total %v and logs_failed_total %v, want 100 and 1", ok, failed)
 	}
 	err := c.errors()[0]
 	if !errors.Is(err, ErrLogTooLarge) || !strings.Contains(err.Error(), fmt.Sprint(MaxLogBytes)) || !strings.Contains(err.Error(), logstore) {
@@ -489,7 +573,8 @@ func TestCloseGivesUpWhenContextEnds(t *testing.T) {
 	cfg := sinkConfig(srv, project, logstore)
 	cfg.MaxBatchCount = 10
 	cfg.IOThreads = 2
-	p := newProducer(t, srv, cfg, nil)
+	reg := prometheus.NewRegistry()
+	p := newProducer(t, srv, cfg, nil, WithRegisterer(reg))
 	recs := make([]engine.Record, 100)
 	for i := range recs {
 		recs[i] = testRecord(i, time.Now())
@@ -516,6 +601,12 @@ func TestCloseGivesUpWhenContextEnds(t *testing.T) {
 		if !errors.Is(err, ErrClosed) {
 			t.Fatalf("confirmation error %v is not ErrClosed", err)
 		}
+	}
+	if failed, batches := sample(t, reg, "slspipe_sls_sink_logs_failed_total"), sample(t, reg, "slspipe_sls_sink_batches_total", "outcome", "failed"); failed != 100 || batches < 10 {
+		t.Errorf("logs_failed_total %v and failed batches %v, want 100 and at least 10", failed, batches)
+	}
+	if got := sample(t, reg, "slspipe_sls_sink_buffered_bytes"); got != 0 {
+		t.Errorf("buffered_bytes %v after Close, want 0", got)
 	}
 	if err := p.Write(context.Background(), recs[:1], c); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Write after Close returned %v", err)

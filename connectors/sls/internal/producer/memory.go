@@ -3,12 +3,15 @@ package producer
 import (
 	"context"
 	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // memoryBudget bounds the bytes of encoded logs accepted and not yet
 // confirmed. Acquire blocks while the budget is spent.
 type memoryBudget struct {
 	limit int64
+	gauge prometheus.Gauge // follows used
 
 	mu      sync.Mutex // guards the fields below
 	used    int64
@@ -17,8 +20,8 @@ type memoryBudget struct {
 	changed chan struct{} // closed and replaced on every change
 }
 
-func newMemoryBudget(limit int64) *memoryBudget {
-	return &memoryBudget{limit: limit, changed: make(chan struct{})}
+func newMemoryBudget(limit int64, gauge prometheus.Gauge) *memoryBudget {
+	return &memoryBudget{limit: limit, gauge: gauge, changed: make(chan struct{})}
 }
 
 // acquire takes n bytes (n <= limit), waiting until they are free, ctx is
@@ -39,6 +42,7 @@ func (m *memoryBudget) acquire(ctx context.Context, n int64, stop <-chan struct{
 		if m.used+n <= m.limit {
 			m.used += n
 			m.peak = max(m.peak, m.used)
+			m.gauge.Add(float64(n))
 			m.notifyLocked()
 			m.mu.Unlock()
 			return nil
@@ -68,6 +72,7 @@ func (m *memoryBudget) release(n int64) {
 	}
 	m.mu.Lock()
 	m.used -= n
+	m.gauge.Sub(float64(n))
 	m.notifyLocked()
 	m.mu.Unlock()
 }

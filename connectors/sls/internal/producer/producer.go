@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/engine"
 )
@@ -42,6 +44,7 @@ type options struct {
 	log       *slog.Logger
 	lookup    func(string) (string, bool)
 	userAgent string
+	reg       prometheus.Registerer
 }
 
 // WithLogger sets the logger for retries; slog.Default() otherwise.
@@ -53,6 +56,11 @@ func WithLookup(f func(string) (string, bool)) Option { return func(o *options) 
 
 // WithUserAgent sets the User-Agent of requests.
 func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }
+
+// WithRegisterer registers the producer's Prometheus metrics with r, all
+// labelled with the project and logstore. Producers writing to the same
+// project and logstore through one registerer share their series.
+func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { o.reg = r } }
 
 // Producer is the SLS sink. It implements engine.Sink and
 // engine.ReadinessChecker; Close flushes it.
@@ -72,6 +80,7 @@ type Producer struct {
 	part        partitioner
 	log         *slog.Logger
 	mem         *memoryBudget
+	m           *metrics
 	ioThreads   int
 	linger      time.Duration
 	maxCount    int
@@ -150,7 +159,10 @@ func New(cfg config.SLSSink, hc *http.Client, opts ...Option) (*Producer, error)
 	if memLimit < int64(max(p.maxBytes, MaxLogBytes+16)) {
 		return nil, fmt.Errorf("sls producer: max_memory %d must hold a full batch (%d bytes) and the largest log (%d bytes)", memLimit, p.maxBytes, MaxLogBytes)
 	}
-	p.mem = newMemoryBudget(memLimit)
+	if p.m, err = newMetrics(o.reg, cfg.Project, cfg.Logstore, memLimit); err != nil {
+		return nil, fmt.Errorf("sls producer: %w", err)
+	}
+	p.mem = newMemoryBudget(memLimit, p.m.buffered)
 	// Enough spare buffers for every sender and the batches being filled.
 	p.bufs.limit = min(int(memLimit/4), (p.ioThreads+4)*(p.maxBytes+p.maxBytes/8))
 	if p.part, err = newPartitioner(cfg); err != nil {
@@ -215,6 +227,7 @@ func (p *Producer) Write(ctx context.Context, recs []engine.Record, c engine.Con
 		for ; j < len(recs); j++ {
 			n := logSize(&recs[j], sec)
 			if n > MaxLogBytes {
+				p.m.failedLogs.Inc()
 				c.Confirm(1, fmt.Errorf("%w: log of %d bytes for logstore %s exceeds the limit of %d bytes on one log", ErrLogTooLarge, n, p.ep.logstore, MaxLogBytes))
 				sizes = append(sizes, -1)
 				continue
