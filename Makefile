@@ -36,7 +36,7 @@ BENCH_FLAGS ?=
 # limit) and slspipe scenarios measured in the same run (bench/README.md).
 bench: setup build
 	plugins/build.sh bin/wasm
-	$(GO) run ./bench/cmd/slsbench -slspipe $(BIN) -modules bin/wasm -out bin/bench.md $(BENCH_FLAGS)
+	$(GO) run ./bench/cmd/slsbench -slspipe $(BIN) -modules bin/wasm -rounds 3 -out bin/bench.md $(BENCH_FLAGS)
 
 # Go micro-benchmarks of every package.
 bench-micro: setup

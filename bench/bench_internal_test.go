@@ -81,3 +81,20 @@ func TestRunMeasuredPeakRSSIsTheChilds(t *testing.T) {
 		t.Errorf("sleep's peak RSS = %d MiB; want a few MiB, the harness holds 256 MiB", m.peakRSS>>20)
 	}
 }
+
+func TestMedianRowKeepsTheMedianRunWhole(t *testing.T) {
+	run := func(secs float64, p99 time.Duration) Row {
+		return Row{Key: "k", Records: 1000, Duration: time.Duration(secs * float64(time.Second)), P99: p99}
+	}
+	m := medianRow([]Row{run(1, 10*time.Millisecond), run(4, 40*time.Millisecond), run(2, 20*time.Millisecond)})
+	if m.Duration != 2*time.Second || m.P99 != 20*time.Millisecond {
+		t.Fatalf("median run: %+v", m)
+	}
+	if m.Note != "median of 3 runs (0.2k–1.0k records/s)" {
+		t.Fatalf("note: %q", m.Note)
+	}
+	one := run(1, time.Millisecond)
+	if got := medianRow([]Row{one}); got != one {
+		t.Fatalf("a single run changed: %+v", got)
+	}
+}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -109,6 +110,11 @@ type Config struct {
 	ProfileDir string
 	// ProfileSeconds is the length of each profile; 5 s.
 	ProfileSeconds int
+	// Rounds repeats the scenarios after the raw decode, interleaved (every
+	// scenario once, then again), and reports each one's median run: a
+	// machine's throughput drifts over minutes, and baselines and slspipe
+	// are then measured under the same drift. 1 by default.
+	Rounds int
 	// Progress receives one line per step; discarded when nil.
 	Progress io.Writer
 }
@@ -144,6 +150,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Minute
+	}
+	if c.Rounds <= 0 {
+		c.Rounds = 1
 	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
@@ -442,15 +451,27 @@ func (h *harness) runScenarios(ctx context.Context) error {
 			return h.runSlspipe(ctx, ScenarioChain, name, st)
 		}},
 	}
+	runs := map[string][]Row{}
+	for round := 1; round <= h.cfg.Rounds; round++ {
+		if h.cfg.Rounds > 1 {
+			h.progress("round %d of %d", round, h.cfg.Rounds)
+		}
+		for _, st := range steps {
+			if !h.wants(st.key) {
+				continue
+			}
+			row := st.run()
+			if ctx.Err() != nil {
+				return ctx.Err() // an interrupted run measures nothing
+			}
+			h.progressRow(row)
+			runs[st.key] = append(runs[st.key], row)
+		}
+	}
 	for _, st := range steps {
-		if !h.wants(st.key) {
-			continue
+		if rows := runs[st.key]; len(rows) > 0 {
+			h.report.Rows = append(h.report.Rows, medianRow(rows))
 		}
-		row := st.run()
-		if ctx.Err() != nil {
-			return ctx.Err() // an interrupted run measures nothing
-		}
-		h.add(row)
 	}
 	if h.wants(ScenarioSweep) {
 		for _, n := range h.cfg.SweepShards {
@@ -465,12 +486,32 @@ func (h *harness) runScenarios(ctx context.Context) error {
 }
 
 func (h *harness) add(r Row) {
+	h.progressRow(r)
+	h.report.Rows = append(h.report.Rows, r)
+}
+
+func (h *harness) progressRow(r Row) {
 	if r.Unavailable != "" {
 		h.progress("%s: unavailable: %s", r.Scenario, r.Unavailable)
 	} else {
 		h.progress("%s: %d records in %s, %.0f records/s", r.Scenario, r.Records, r.Duration.Round(time.Millisecond), r.RecordsPerSecond())
 	}
-	h.report.Rows = append(h.report.Rows, r)
+}
+
+// medianRow returns the run of median throughput, whole (its latency, memory
+// and CPU come from the same run), noting the spread when there were several.
+// A run that did not happen counts as the slowest.
+func medianRow(rows []Row) Row {
+	if len(rows) == 1 {
+		return rows[0]
+	}
+	sorted := slices.Clone(rows)
+	slices.SortStableFunc(sorted, func(a, b Row) int { return cmp.Compare(a.RecordsPerSecond(), b.RecordsPerSecond()) })
+	m := sorted[len(sorted)/2]
+	spread := fmt.Sprintf("median of %d runs (%.1fk–%.1fk records/s)", len(rows),
+		sorted[0].RecordsPerSecond()/1000, sorted[len(sorted)-1].RecordsPerSecond()/1000)
+	m.Note = strings.TrimPrefix(m.Note+"; "+spread, "; ")
+	return m
 }
 
 // moduleSteps returns one transform step per module path, checking that
@@ -680,8 +721,13 @@ func (h *harness) runSlspipe(ctx context.Context, key, scenario string, steps []
 		if err != nil {
 			return measured{}, err
 		}
+		// A fresh checkpoint per run: a later round must not resume from an earlier one.
+		stateDir, err := os.MkdirTemp(h.work, key+"-state-")
+		if err != nil {
+			return measured{}, err
+		}
 		path, err := writePipeline(h.work, pipelineSpec{
-			name: key, source: src, steps: steps, stateDir: h.work, metricsAddr: metricsAddr, sink: sink,
+			name: key, source: src, steps: steps, stateDir: stateDir, metricsAddr: metricsAddr, sink: sink,
 			pprof: h.cfg.ProfileDir != "",
 		})
 		if err != nil {

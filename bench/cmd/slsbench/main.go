@@ -40,6 +40,7 @@ func main() {
 	flag.DurationVar(&cfg.Timeout, "timeout", 0, "bound on each scenario (default 10m)")
 	flag.StringVar(&cfg.ProfileDir, "profile", "", "write a CPU profile of each slspipe scenario into this directory")
 	flag.IntVar(&cfg.ProfileSeconds, "profile-seconds", 5, "length of each CPU profile")
+	flag.IntVar(&cfg.Rounds, "rounds", 1, "run the scenarios this many times, interleaved, and report each one's median")
 	out := flag.String("out", "", "also write the table to this file")
 	quiet := flag.Bool("q", false, "no progress lines on stderr")
 	flag.Parse()
