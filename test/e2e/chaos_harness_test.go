@@ -67,7 +67,8 @@ func (tb *chaosTable) markdown(title string) string {
 	}
 	b.WriteString("\nDelivered, lost and duplicated count the records' own sequence numbers. Lost must be 0; duplicated must be 0 into\n" +
 		"JetStream (de-duplicated by Nats-Msg-Id) and is counted for the SLS sink (at-least-once). Out of key order counts records\n" +
-		"that arrived after a later record of the same hash key (informational; not defined for the SLS sink, whose replays come later).\n")
+		"that arrived after a later record of the same hash key: it must be 0 through the NATS outage and the split and merge; after a\n" +
+		"SIGKILL a restart replays from the checkpoint, and it is not defined for the SLS sink, whose replays come later.\n")
 	return b.String()
 }
 
