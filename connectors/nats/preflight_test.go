@@ -10,19 +10,8 @@ import (
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/connectors/nats/natsserver"
 	"github.com/slspipe/slspipe/internal/preflight"
+	"github.com/slspipe/slspipe/internal/preflight/preflighttest"
 )
-
-// resultOf returns the result of check, or fails the test.
-func resultOf(t *testing.T, results []preflight.Result, check string) preflight.Result {
-	t.Helper()
-	for _, r := range results {
-		if r.Check == check {
-			return r
-		}
-	}
-	t.Fatalf("no %q result in %+v", check, results)
-	return preflight.Result{}
-}
 
 func TestCheckSinkCorePublishDenied(t *testing.T) {
 	srv := startServer(t, natsserver.Options{Configure: func(o *server.Options) {
@@ -40,26 +29,26 @@ func TestCheckSinkCorePublishDenied(t *testing.T) {
 
 	cfg.Subject = "denied.x"
 	res := CheckSink(ctx, cfg, preflight.Options{})
-	if r := resultOf(t, res, "connect"); r.Status != preflight.OK {
+	if r := preflighttest.Result(t, res, "connect"); r.Status != preflight.OK {
 		t.Fatalf("connect = %+v", r)
 	}
-	if r := resultOf(t, res, "publish"); r.Status != preflight.Skipped {
+	if r := preflighttest.Result(t, res, "publish"); r.Status != preflight.Skipped {
 		t.Fatalf("publish without WriteTest = %+v, want skipped", r)
 	}
 	res = CheckSink(ctx, cfg, preflight.Options{WriteTest: true, Host: "h"})
-	if r := resultOf(t, res, "publish"); r.Status != preflight.Missing || !strings.Contains(r.Fix, "denied.x") {
+	if r := preflighttest.Result(t, res, "publish"); r.Status != preflight.Missing || !strings.Contains(r.Fix, "denied.x") {
 		t.Fatalf("denied publish = %+v, want missing naming the subject", r)
 	}
 
 	cfg.Subject = "allowed.x"
 	res = CheckSink(ctx, cfg, preflight.Options{WriteTest: true, Host: "h"})
-	if r := resultOf(t, res, "publish"); r.Status != preflight.OK {
+	if r := preflighttest.Result(t, res, "publish"); r.Status != preflight.OK {
 		t.Fatalf("allowed publish = %+v", r)
 	}
 
 	cfg.Password = configSecret("wrong-pw")
 	res = CheckSink(ctx, cfg, preflight.Options{})
-	r := resultOf(t, res, "connect")
+	r := preflighttest.Result(t, res, "connect")
 	if r.Status != preflight.Failed || !strings.Contains(r.Detail, "refused the credentials") {
 		t.Fatalf("wrong password = %+v", r)
 	}
@@ -78,19 +67,19 @@ func TestCheckSinkStreamLookups(t *testing.T) {
 
 	cfg := sinkConfig(srv.URL())
 	cfg.Stream, cfg.Subject = "", "logs.nginx"
-	if r := resultOf(t, CheckSink(ctx, cfg, preflight.Options{}), "JetStream stream of subject"); r.Status != preflight.OK || !strings.Contains(r.Detail, "LOGS") {
+	if r := preflighttest.Result(t, CheckSink(ctx, cfg, preflight.Options{}), "JetStream stream of subject"); r.Status != preflight.OK || !strings.Contains(r.Detail, "LOGS") {
 		t.Fatalf("subject captured by LOGS = %+v", r)
 	}
 	cfg.Subject = "other.nginx"
-	if r := resultOf(t, CheckSink(ctx, cfg, preflight.Options{}), "JetStream stream of subject"); r.Status != preflight.Missing {
+	if r := preflighttest.Result(t, CheckSink(ctx, cfg, preflight.Options{}), "JetStream stream of subject"); r.Status != preflight.Missing {
 		t.Fatalf("subject no stream captures = %+v", r)
 	}
 	cfg.Stream = "LOGS"
-	if r := resultOf(t, CheckSink(ctx, cfg, preflight.Options{}), "JetStream stream"); r.Status != preflight.Missing || !strings.Contains(r.Detail, "not subject") {
+	if r := preflighttest.Result(t, CheckSink(ctx, cfg, preflight.Options{}), "JetStream stream"); r.Status != preflight.Missing || !strings.Contains(r.Detail, "not subject") {
 		t.Fatalf("stream not capturing the subject = %+v", r)
 	}
 	cfg.Stream, cfg.CreateStream = "NEW", true
-	if r := resultOf(t, CheckSink(ctx, cfg, preflight.Options{}), "JetStream stream"); r.Status != preflight.Skipped || !strings.Contains(r.Detail, "run creates it") {
+	if r := preflighttest.Result(t, CheckSink(ctx, cfg, preflight.Options{}), "JetStream stream"); r.Status != preflight.Skipped || !strings.Contains(r.Detail, "run creates it") {
 		t.Fatalf("stream to be created = %+v", r)
 	}
 	if _, err := js.Stream(ctx, "NEW"); err == nil {
@@ -99,11 +88,11 @@ func TestCheckSinkStreamLookups(t *testing.T) {
 
 	src := config.NATSSource{NATSConn: config.NATSConn{URL: srv.URL()}, Stream: "LOGS", Durable: "d"}
 	res := CheckSource(ctx, src)
-	if r := resultOf(t, res, "durable consumer"); r.Status != preflight.Skipped {
+	if r := preflighttest.Result(t, res, "durable consumer"); r.Status != preflight.Skipped {
 		t.Fatalf("absent durable = %+v", r)
 	}
 	src.Stream = "NOPE"
-	if r := resultOf(t, CheckSource(ctx, src), "JetStream stream"); r.Status != preflight.Missing {
+	if r := preflighttest.Result(t, CheckSource(ctx, src), "JetStream stream"); r.Status != preflight.Missing {
 		t.Fatalf("absent stream = %+v", r)
 	}
 }

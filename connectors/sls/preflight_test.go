@@ -10,18 +10,8 @@ import (
 	"github.com/slspipe/slspipe/connectors/sls"
 	"github.com/slspipe/slspipe/connectors/sls/emulator"
 	"github.com/slspipe/slspipe/internal/preflight"
+	"github.com/slspipe/slspipe/internal/preflight/preflighttest"
 )
-
-func checkResult(t *testing.T, results []preflight.Result, check string) preflight.Result {
-	t.Helper()
-	for _, r := range results {
-		if r.Check == check {
-			return r
-		}
-	}
-	t.Fatalf("no %q result in %+v", check, results)
-	return preflight.Result{}
-}
 
 // TestCheckSourceV4DeniedGroupCalls checks a v4-signed distributed source
 // whose key may not read checkpoints: the denial names the group's
@@ -45,17 +35,17 @@ func TestCheckSourceV4DeniedGroupCalls(t *testing.T) {
 
 	res := sls.CheckSource(context.Background(), cfg, preflight.Options{})
 	for _, check := range []string{"ListShards", "GetCursor", "PullLogs", "CreateConsumerGroup", "UpdateConsumerGroup"} {
-		if r := checkResult(t, res, check); r.Status != preflight.OK {
+		if r := preflighttest.Result(t, res, check); r.Status != preflight.OK {
 			t.Errorf("%s = %+v, want ok", check, r)
 		}
 	}
-	r := checkResult(t, res, "GetCheckPoint")
+	r := preflighttest.Result(t, res, "GetCheckPoint")
 	group := "acs:log:*:*:project/demo/logstore/app/consumergroup/cg"
 	if r.Status != preflight.Missing || r.Grant == nil || r.Grant.Resource != group || r.Grant.Action[0] != "log:GetConsumerGroupCheckPoint" {
 		t.Fatalf("GetCheckPoint = %+v, grant %+v", r, r.Grant)
 	}
 	for _, check := range []string{"UpdateCheckPoint", "HeartBeat"} {
-		if r := checkResult(t, res, check); r.Status != preflight.Skipped || r.Grant == nil {
+		if r := preflighttest.Result(t, res, check); r.Status != preflight.Skipped || r.Grant == nil {
 			t.Errorf("%s = %+v, want skipped with a grant", check, r)
 		}
 	}
@@ -73,7 +63,7 @@ func TestCheckSourceUnknownProjectAndUnreachable(t *testing.T) {
 	cfg.Project = "nope"
 	cfg.Logstores = []string{"a", "b"}
 	res := sls.CheckSource(context.Background(), cfg, preflight.Options{})
-	if r := checkResult(t, res, "ListShards"); r.Status != preflight.Missing || !strings.Contains(r.Detail, "ProjectNotExist") {
+	if r := preflighttest.Result(t, res, "ListShards"); r.Status != preflight.Missing || !strings.Contains(r.Detail, "ProjectNotExist") {
 		t.Fatalf("ListShards in a missing project = %+v", r)
 	}
 	for _, r := range res[1:] {
@@ -92,10 +82,10 @@ func TestCheckSourceUnknownProjectAndUnreachable(t *testing.T) {
 	sink := config.SLSSink{SLSAuth: sourceConfig(srv).SLSAuth, Logstore: logstore}
 	sink.Endpoint = "http://" + addr
 	res = sls.CheckSink(context.Background(), sink, preflight.Options{WriteTest: true})
-	if r := checkResult(t, res, "ListShards"); r.Status != preflight.Failed || !strings.Contains(r.Detail, "unreachable") {
+	if r := preflighttest.Result(t, res, "ListShards"); r.Status != preflight.Failed || !strings.Contains(r.Detail, "unreachable") {
 		t.Fatalf("ListShards at a closed port = %+v", r)
 	}
-	if r := checkResult(t, res, "PostLogStoreLogs"); r.Status != preflight.Skipped {
+	if r := preflighttest.Result(t, res, "PostLogStoreLogs"); r.Status != preflight.Skipped {
 		t.Fatalf("write after an unreachable endpoint = %+v", r)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/slspipe/slspipe/connectors/sls/emulator"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
 	"github.com/slspipe/slspipe/engine"
+	"github.com/slspipe/slspipe/internal/metricstest"
 	"github.com/slspipe/slspipe/internal/slstest"
 )
 
@@ -170,44 +171,14 @@ func TestSinkMetrics(t *testing.T) {
 	}
 	// Each 503 made one batch a retried one; none failed.
 	batches := func(logstore, outcome string) float64 {
-		return sinkSample(t, reg, "slspipe_sls_sink_batches_total", "logstore", logstore, "outcome", outcome)
+		return metricstest.Sample(t, reg, "slspipe_sls_sink_batches_total", "logstore", logstore, "outcome", outcome)
 	}
 	if ok, retried, failed := batches(out, "ok"), batches(out, "retried"), batches(out, "failed"); retried < 1 || retried > busy || failed != 0 || ok+retried < n/100 {
 		t.Errorf("batches to %s: %v ok, %v retried, %v failed; want %d logs in batches of up to 100, %d retried at most", out, ok, retried, failed, n, busy)
 	}
-	if raw, comp := sinkSample(t, reg, "slspipe_sls_sink_bytes_total", "role", "sink"), sinkSample(t, reg, "slspipe_sls_sink_compressed_bytes_total", "role", "sink"); comp <= 0 || comp >= raw {
+	if raw, comp := metricstest.Sample(t, reg, "slspipe_sls_sink_bytes_total", "role", "sink"), metricstest.Sample(t, reg, "slspipe_sls_sink_compressed_bytes_total", "role", "sink"); comp <= 0 || comp >= raw {
 		t.Errorf("%v bytes stored as %v compressed", raw, comp)
 	}
-}
-
-// sinkSample returns the value of the counter or gauge name in g, summed
-// over its series whose labels include the given name/value pairs.
-func sinkSample(t *testing.T, g prometheus.Gatherer, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, l := range m.GetLabel() {
-					found = found || l.GetName() == labels[i] && l.GetValue() == labels[i+1]
-				}
-				if !found {
-					continue series
-				}
-			}
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return sum
 }
 
 // gatheredSeries returns the series of the counters and gauges called

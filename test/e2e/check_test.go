@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -9,43 +8,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
-
-// startCheckEmulator runs `slspipe emulator` with extra flags and returns
-// its address.
-func startCheckEmulator(t *testing.T, flags ...string) string {
-	t.Helper()
-	cmd := exec.Command(slspipeBin, append([]string{"emulator", "--addr", "127.0.0.1:0"}, flags...)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("emulator did not say where it listens: %v", err)
-	}
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
-	if !ok {
-		t.Fatalf("emulator printed %q", line)
-	}
-	return addr
-}
 
 // TestCheckReportsDeniedWrite runs `slspipe check` against an emulator
 // process whose key may not write: without --write-test every probed call
 // passes (exit 0); with it the write is reported missing, with the RAM
 // statement that grants it, and the exit status is 1.
 func TestCheckReportsDeniedWrite(t *testing.T) {
-	addr := startCheckEmulator(t, "--logstore", "demo/in:2", "--logstore", "demo/out:2",
+	addr := startEmulatorWith(t, "--logstore", "demo/in:2", "--logstore", "demo/out:2",
 		"--deny", "slspipe-local=log:PostLogStoreLogs")
 	const secret = "slspipe-local-secret"
 	path := filepath.Join(t.TempDir(), "p.yaml")

@@ -20,10 +20,17 @@ import (
 	"github.com/slspipe/slspipe/internal/slsload"
 )
 
-// startEmulatorProcess runs `slspipe emulator` and returns its address.
+// startEmulatorProcess runs `slspipe emulator` with one logstore and returns
+// its address.
 func startEmulatorProcess(t *testing.T, logstore string) string {
 	t.Helper()
-	cmd := exec.Command(slspipeBin, "emulator", "--addr", "127.0.0.1:0", "--logstore", logstore)
+	return startEmulatorWith(t, "--logstore", logstore)
+}
+
+// startEmulatorWith runs `slspipe emulator` with flags and returns its address.
+func startEmulatorWith(t *testing.T, flags ...string) string {
+	t.Helper()
+	cmd := exec.Command(slspipeBin, append([]string{"emulator", "--addr", "127.0.0.1:0"}, flags...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
 	"github.com/slspipe/slspipe/engine"
+	"github.com/slspipe/slspipe/internal/metricstest"
 )
 
 // Every record written is confirmed OK once and read back exactly: contents,
@@ -77,13 +78,13 @@ func TestDeliversEveryRecord(t *testing.T) {
 				t.Errorf("%d bytes still charged to the memory budget after Close", st.used)
 			}
 			checkStored(t, reg, project, logstore, n)
-			if raw, comp := sample(t, reg, "slspipe_sls_sink_bytes_total"), sample(t, reg, "slspipe_sls_sink_compressed_bytes_total"); comp <= 0 || comp >= raw {
+			if raw, comp := metricstest.Sample(t, reg, "slspipe_sls_sink_bytes_total"), metricstest.Sample(t, reg, "slspipe_sls_sink_compressed_bytes_total"); comp <= 0 || comp >= raw {
 				t.Errorf("%v bytes stored compressed to %v; want fewer, and more than none", raw, comp)
 			}
-			if got := sample(t, reg, "slspipe_sls_sink_max_memory_bytes", "logstore", logstore); got != float64(cfg.MaxMemory) {
+			if got := metricstest.Sample(t, reg, "slspipe_sls_sink_max_memory_bytes", "logstore", logstore); got != float64(cfg.MaxMemory) {
 				t.Errorf("max_memory gauge %v, want %d", got, cfg.MaxMemory)
 			}
-			if got := sample(t, reg, "slspipe_sls_sink_retries_total"); got != 0 {
+			if got := metricstest.Sample(t, reg, "slspipe_sls_sink_retries_total"); got != 0 {
 				t.Errorf("%v retries counted without any fault", got)
 			}
 		})
@@ -97,28 +98,28 @@ func TestDeliversEveryRecord(t *testing.T) {
 func checkStored(t *testing.T, reg *prometheus.Registry, project, logstore string, n int) {
 	t.Helper()
 	at := []string{"project", project, "logstore", logstore}
-	if got := sample(t, reg, "slspipe_sls_sink_logs_total", at...); got != float64(n) {
+	if got := metricstest.Sample(t, reg, "slspipe_sls_sink_logs_total", at...); got != float64(n) {
 		t.Errorf("logs_total %v, want %d", got, n)
 	}
-	if got := sample(t, reg, "slspipe_sls_sink_logs_failed_total", at...); got != 0 {
+	if got := metricstest.Sample(t, reg, "slspipe_sls_sink_logs_failed_total", at...); got != 0 {
 		t.Errorf("logs_failed_total %v, want 0", got)
 	}
-	if got := sample(t, reg, "slspipe_sls_sink_batches_total", append(at, "outcome", "failed")...); got != 0 {
+	if got := metricstest.Sample(t, reg, "slspipe_sls_sink_batches_total", append(at, "outcome", "failed")...); got != 0 {
 		t.Errorf("%v batches failed", got)
 	}
-	stored := sample(t, reg, "slspipe_sls_sink_batches_total", append(at, "outcome", "ok")...) +
-		sample(t, reg, "slspipe_sls_sink_batches_total", append(at, "outcome", "retried")...)
+	stored := metricstest.Sample(t, reg, "slspipe_sls_sink_batches_total", append(at, "outcome", "ok")...) +
+		metricstest.Sample(t, reg, "slspipe_sls_sink_batches_total", append(at, "outcome", "retried")...)
 	if stored == 0 || stored > float64(n) {
 		t.Errorf("%v batches stored for %d logs", stored, n)
 	}
-	retries := sample(t, reg, "slspipe_sls_sink_retries_total", at...)
-	if reqs := sample(t, reg, "slspipe_sls_sink_request_duration_seconds", at...); reqs != stored+retries {
+	retries := metricstest.Sample(t, reg, "slspipe_sls_sink_retries_total", at...)
+	if reqs := metricstest.Sample(t, reg, "slspipe_sls_sink_request_duration_seconds", at...); reqs != stored+retries {
 		t.Errorf("%v requests timed; want one per batch (%v) and retry (%v)", reqs, stored, retries)
 	}
-	if raw := sample(t, reg, "slspipe_sls_sink_bytes_total", at...); raw < float64(n) {
+	if raw := metricstest.Sample(t, reg, "slspipe_sls_sink_bytes_total", at...); raw < float64(n) {
 		t.Errorf("bytes_total %v for %d logs", raw, n)
 	}
-	if got := sample(t, reg, "slspipe_sls_sink_buffered_bytes", at...); got != 0 {
+	if got := metricstest.Sample(t, reg, "slspipe_sls_sink_buffered_bytes", at...); got != 0 {
 		t.Errorf("buffered_bytes %v after Close, want 0", got)
 	}
 }
@@ -279,7 +280,7 @@ func TestBackpressureBlocksWrite(t *testing.T) {
 		t.Fatalf("Write blocked with %d bytes held, budget %d", st.used, cfg.MaxMemory)
 	}
 	// Batches may still complete, but not beyond the budget nor below half.
-	if got := sample(t, reg, "slspipe_sls_sink_buffered_bytes"); got > float64(cfg.MaxMemory) || got < float64(cfg.MaxMemory)/2 {
+	if got := metricstest.Sample(t, reg, "slspipe_sls_sink_buffered_bytes"); got > float64(cfg.MaxMemory) || got < float64(cfg.MaxMemory)/2 {
 		t.Fatalf("buffered_bytes %v while Write is blocked, budget %d", got, cfg.MaxMemory)
 	}
 	if ok := c.ok.Load(); ok != 0 {
@@ -401,14 +402,14 @@ func TestRetriesThroughFaults(t *testing.T) {
 		"ServerBusy":            st.ByCode["ServerBusy"],
 		"InternalServerError":   st.ByCode["InternalServerError"],
 	} {
-		if got := sample(t, reg, "slspipe_sls_sink_retries_total", "logstore", logstore, "reason", reason); got != float64(want) {
+		if got := metricstest.Sample(t, reg, "slspipe_sls_sink_retries_total", "logstore", logstore, "reason", reason); got != float64(want) {
 			t.Errorf("retries_total{reason=%q} %v, want %d", reason, got, want)
 		}
 	}
-	if got := sample(t, reg, "slspipe_sls_sink_retries_total"); got != float64(st.Injected) {
+	if got := metricstest.Sample(t, reg, "slspipe_sls_sink_retries_total"); got != float64(st.Injected) {
 		t.Errorf("%v retries counted for %d faults injected", got, st.Injected)
 	}
-	if got := sample(t, reg, "slspipe_sls_sink_batches_total", "outcome", "retried"); got == 0 {
+	if got := metricstest.Sample(t, reg, "slspipe_sls_sink_batches_total", "outcome", "retried"); got == 0 {
 		t.Error("no batch counted as stored after retries")
 	}
 	srv.Faults().ClearFaults()
@@ -471,13 +472,13 @@ func TestWrongCredentialsFailEveryRecord(t *testing.T) {
 	if reqs := ct.n.Load(); reqs > int64(cfg.IOThreads) {
 		t.Errorf("%d requests sent with wrong credentials; want at most one per sender (%d)", reqs, cfg.IOThreads)
 	}
-	if got, want := sample(t, reg, "slspipe_sls_sink_logs_failed_total"), float64(c.failed.Load()); got != want {
+	if got, want := metricstest.Sample(t, reg, "slspipe_sls_sink_logs_failed_total"), float64(c.failed.Load()); got != want {
 		t.Errorf("logs_failed_total %v, want %v", got, want)
 	}
-	if got := sample(t, reg, "slspipe_sls_sink_batches_total", "outcome", "failed"); got == 0 {
+	if got := metricstest.Sample(t, reg, "slspipe_sls_sink_batches_total", "outcome", "failed"); got == 0 {
 		t.Error("no batch counted as failed")
 	}
-	if got := sample(t, reg, "slspipe_sls_sink_logs_total") + sample(t, reg, "slspipe_sls_sink_retries_total"); got != 0 {
+	if got := metricstest.Sample(t, reg, "slspipe_sls_sink_logs_total") + metricstest.Sample(t, reg, "slspipe_sls_sink_retries_total"); got != 0 {
 		t.Errorf("%v logs stored or retries counted with wrong credentials", got)
 	}
 	errs := c.errors()
@@ -522,7 +523,7 @@ func TestLogOverLimitFailsAlone(t *testing.T) {
 	if c.ok.Load() != 100 || c.failed.Load() != 1 {
 		t.Fatalf("%d OK and %d failed, want 100 and 1", c.ok.Load(), c.failed.Load())
 	}
-	if ok, failed := sample(t, reg, "slspipe_sls_sink_logs_total"), sample(t, reg, "slspipe_sls_sink_logs_failed_total"); ok != 100 || failed != 1 {
+	if ok, failed := metricstest.Sample(t, reg, "slspipe_sls_sink_logs_total"), metricstest.Sample(t, reg, "slspipe_sls_sink_logs_failed_total"); ok != 100 || failed != 1 {
 		t.Errorf("logs_total %v and logs_failed_total %v, want 100 and 1", ok, failed)
 	}
 	err := c.errors()[0]
@@ -602,10 +603,10 @@ func TestCloseGivesUpWhenContextEnds(t *testing.T) {
 			t.Fatalf("confirmation error %v is not ErrClosed", err)
 		}
 	}
-	if failed, batches := sample(t, reg, "slspipe_sls_sink_logs_failed_total"), sample(t, reg, "slspipe_sls_sink_batches_total", "outcome", "failed"); failed != 100 || batches < 10 {
+	if failed, batches := metricstest.Sample(t, reg, "slspipe_sls_sink_logs_failed_total"), metricstest.Sample(t, reg, "slspipe_sls_sink_batches_total", "outcome", "failed"); failed != 100 || batches < 10 {
 		t.Errorf("logs_failed_total %v and failed batches %v, want 100 and at least 10", failed, batches)
 	}
-	if got := sample(t, reg, "slspipe_sls_sink_buffered_bytes"); got != 0 {
+	if got := metricstest.Sample(t, reg, "slspipe_sls_sink_buffered_bytes"); got != 0 {
 		t.Errorf("buffered_bytes %v after Close, want 0", got)
 	}
 	if err := p.Write(context.Background(), recs[:1], c); !errors.Is(err, ErrClosed) {

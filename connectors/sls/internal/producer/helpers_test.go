@@ -15,7 +15,6 @@ import (
 	"time"
 
 	sdk "github.com/aliyun/aliyun-log-go-sdk"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/connectors/sls/emulator"
@@ -338,35 +337,4 @@ func writeAll(ctx context.Context, p *Producer, recs []engine.Record, batch, wor
 		return *e
 	}
 	return nil
-}
-
-// sample returns the value of the series of metric name in g whose labels
-// include the given name/value pairs, summed over such series: a counter's
-// or gauge's value, a histogram's sample count. It is 0 without a match.
-func sample(t testing.TB, g prometheus.Gatherer, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, l := range m.GetLabel() {
-					found = found || l.GetName() == labels[i] && l.GetValue() == labels[i+1]
-				}
-				if !found {
-					continue series
-				}
-			}
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return sum
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slspipe/slspipe/engine"
+	"github.com/slspipe/slspipe/internal/metricstest"
 )
 
 // Producers registering with one registry do not fail: those with the same
@@ -46,11 +47,11 @@ func TestMetricsOfProducersSharingARegistry(t *testing.T) {
 		}
 	}
 	for r, want := range map[string]float64{"sink": 30, "dead_letter": 5} {
-		if got := sample(t, reg, "slspipe_sls_sink_logs_total", "role", r, "logstore", logstore); got != want {
+		if got := metricstest.Sample(t, reg, "slspipe_sls_sink_logs_total", "role", r, "logstore", logstore); got != want {
 			t.Errorf("logs_total{role=%q} %v, want %v", r, got, want)
 		}
 	}
-	if got := sample(t, reg, "slspipe_sls_sink_max_memory_bytes", "role", "sink"); got != 2*float64(cfg.MaxMemory) {
+	if got := metricstest.Sample(t, reg, "slspipe_sls_sink_max_memory_bytes", "role", "sink"); got != 2*float64(cfg.MaxMemory) {
 		t.Errorf("max_memory_bytes of two producers %v, want %d", got, 2*cfg.MaxMemory)
 	}
 }
