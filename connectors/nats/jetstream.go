@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -52,8 +51,7 @@ type jsPublisher struct {
 	closed  bool
 	next    uint64
 	epoch   uint64
-	pending map[uint64]*inflight
-	due     []uint64    // resend's scratch, reused
+	pending pendingRing
 	free    []*inflight // settled entries, for reuse
 	peak    int         // most entries ever pending
 	msg     *natsgo.Msg
@@ -112,7 +110,7 @@ func newJSPublisher(s *Sink) (*jsPublisher, error) {
 		ticks:   ticks,
 		kickc:   make(chan struct{}, 1),
 		stop:    make(chan struct{}),
-		pending: make(map[uint64]*inflight, window),
+		pending: newPendingRing(window),
 		msg:     s.newMsg(),
 	}
 	sub, err := s.nc.Subscribe(p.prefix+"*", p.onAck)
@@ -178,10 +176,8 @@ func (p *jsPublisher) publishNew(w *jsWrite, r *engine.Record) error {
 		p.free = append(p.free, e)
 		return err
 	}
-	p.pending[token] = e
-	if len(p.pending) > p.peak {
-		p.peak = len(p.pending)
-	}
+	p.pending.add(e)
+	p.peak = max(p.peak, p.pending.n)
 	return nil
 }
 
@@ -214,7 +210,7 @@ func (p *jsPublisher) onAck(m *natsgo.Msg) {
 	var result error
 	if len(m.Data) == 0 && m.Header.Get(statusHeader) == noRespondersStatus {
 		p.mu.Lock()
-		e := p.pending[token]
+		e := p.pending.get(token)
 		if e == nil {
 			p.mu.Unlock()
 			return
@@ -236,12 +232,11 @@ func (p *jsPublisher) onAck(m *natsgo.Msg) {
 // settle removes a pending entry and confirms its record.
 func (p *jsPublisher) settle(token uint64, err error) {
 	p.mu.Lock()
-	e := p.pending[token]
+	e := p.pending.remove(token)
 	if e == nil {
 		p.mu.Unlock()
 		return // a late acknowledgement of a message published twice
 	}
-	delete(p.pending, token)
 	w := e.w
 	*e = inflight{}
 	p.free = append(p.free, e)
@@ -271,7 +266,7 @@ func (p *jsPublisher) rejected(token uint64, data []byte) error {
 	}
 	p.mu.Lock()
 	subject := ""
-	if e := p.pending[token]; e != nil {
+	if e := p.pending.get(token); e != nil {
 		subject = e.subject
 	}
 	p.mu.Unlock()
@@ -289,11 +284,11 @@ func (p *jsPublisher) failSubject(subject string, cause error) {
 	err := fmt.Errorf("nats sink: permission denied publishing to subject %q: %w", subject, cause)
 	p.mu.Lock()
 	var tokens []uint64
-	for t, e := range p.pending {
+	p.pending.each(func(e *inflight) {
 		if e.sent && e.subject == subject {
-			tokens = append(tokens, t)
+			tokens = append(tokens, e.token)
 		}
-	}
+	})
 	p.mu.Unlock()
 	for _, t := range tokens {
 		p.settle(t, err)
@@ -336,21 +331,16 @@ func (p *jsPublisher) resend(all bool) {
 		p.epoch++
 	}
 	if p.s.nc.IsConnected() {
-		// In publish order (tokens increase), so that records of one key are stored
-		// in their order even when a whole window is republished after a reconnect.
-		due := p.due[:0]
-		for token, e := range p.pending {
+		// In publish order, so that records of one key are stored in their order
+		// even when a whole window is republished after a reconnect. send does not
+		// change the ring; failures are settled after the walk.
+		p.pending.each(func(e *inflight) {
 			if all || !e.sent || p.epoch-e.epoch >= p.ticks {
-				due = append(due, token)
+				if err := p.send(e); err != nil {
+					failed = append(failed, failure{e.token, err})
+				}
 			}
-		}
-		slices.Sort(due)
-		for _, token := range due {
-			if err := p.send(p.pending[token]); err != nil {
-				failed = append(failed, failure{token, err})
-			}
-		}
-		p.due = due
+		})
 	}
 	p.mu.Unlock()
 	for _, f := range failed {
@@ -369,7 +359,7 @@ func (p *jsPublisher) inflightPeak() int {
 func (p *jsPublisher) inflightNow() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.pending)
+	return p.pending.n
 }
 
 // close stops the resend loop and unblocks writers.
