@@ -385,3 +385,12 @@ func TestAssemblyScriptDefaultAbort(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopingInitializeHitsDeadline opens a module whose _initialize spins: Open fails
+// with a deadline error naming it, rather than hanging.
+func TestLoopingInitializeHitsDeadline(t *testing.T) {
+	_, err := wasmhost.Open(context.Background(), modulePath(t, "wat_init_loop"), wasmhost.Options{Timeout: 100 * time.Millisecond})
+	if !errors.Is(err, wasmhost.ErrDeadline) || !strings.Contains(err.Error(), "_initialize") {
+		t.Fatalf("err = %v", err)
+	}
+}

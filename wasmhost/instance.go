@@ -5,13 +5,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/slspipe/slspipe/internal/tailbuf"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/slspipe/slspipe/internal/tailbuf"
 	"github.com/slspipe/slspipe/wasmhost/internal/abi"
 	"github.com/slspipe/slspipe/wasmhost/internal/interrupt"
 )
@@ -34,13 +35,22 @@ type instance struct {
 	watch    *watchdog // nil without a deadline or for a module that is not instrumented
 	// interrupted: the watchdog stopped the guest during the call that just failed.
 	interrupted bool
+	// broken: a call trapped although the caller went on (slspipe_last_error); the
+	// instance must not be used again.
+	broken bool
 }
 
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	stderr := tailbuf.New(2048)
+	// An instrumented module's _initialize is called below, under the watchdog; the
+	// others' by wazero, which interrupts it when ctx ends.
+	starts := []string{startInitialize}
+	if m.interruptible {
+		starts = nil
+	}
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions("_initialize").
+		WithStartFunctions(starts...).
 		WithStderr(stderr).
 		WithSysWalltime().
 		WithSysNanotime().
@@ -80,12 +90,35 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 			return nil, fmt.Errorf("wasm module %q: %w", m.name, err)
 		}
 		in.watch = newWatchdog(flag)
+		if err := in.initialize(ctx, m.opts.Timeout); err != nil {
+			in.interrupted = in.watch.disarm()
+			cerr := m.classify(ctx, in, stderr, fmt.Errorf("%s: %w", startInitialize, err))
+			_ = mod.Close(ctx)
+			return nil, cerr
+		}
 	}
 	if err := m.initInstance(ctx, in); err != nil {
 		_ = mod.Close(ctx)
 		return nil, err
 	}
 	return in, nil
+}
+
+// startInitialize is the reactor start function wasi-libc and Go export.
+const startInitialize = "_initialize"
+
+// initialize calls the module's _initialize, if it exports one, under the watchdog.
+func (in *instance) initialize(ctx context.Context, timeout time.Duration) error {
+	fn := in.mod.ExportedFunction(startInitialize)
+	if fn == nil {
+		return nil
+	}
+	in.watch.arm(ctx, timeout)
+	err := fn.CallWithStack(ctx, in.stack[:])
+	if err == nil {
+		in.watch.disarm()
+	}
+	return err
 }
 
 func isLinkError(err error) bool {
@@ -101,10 +134,19 @@ func (m *Module) initInstance(ctx context.Context, in *instance) error {
 	if in.init == nil {
 		return nil
 	}
-	in.watch.arm(ctx, m.opts.Timeout)
-	defer in.watch.disarm()
+	// slspipe_init has the batch deadline too: under the watchdog, or through the
+	// context wazero watches when the module is not instrumented.
+	callCtx := ctx
+	if in.watch != nil {
+		in.watch.arm(ctx, m.opts.Timeout)
+		defer in.watch.disarm()
+	} else if m.opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithTimeout(ctx, m.opts.Timeout)
+		defer cancel()
+	}
 	size := configSize(m.config)
-	ptr, err := in.ensureArena(ctx, uint32(size))
+	ptr, err := in.ensureArena(callCtx, uint32(size))
 	if err != nil {
 		in.interrupted = in.watch.disarm()
 		return m.classify(ctx, in, in.stderr, fmt.Errorf("%s: %w", abi.ExportArena, err))
@@ -115,12 +157,12 @@ func (m *Module) initInstance(ctx context.Context, in *instance) error {
 	}
 	encodeConfig(view, ptr, m.config)
 	in.stack[0], in.stack[1] = uint64(ptr), uint64(size)
-	if err := in.init.CallWithStack(ctx, in.stack[:]); err != nil {
+	if err := in.init.CallWithStack(callCtx, in.stack[:]); err != nil {
 		in.interrupted = in.watch.disarm()
 		return m.classify(ctx, in, in.stderr, fmt.Errorf("%s: %w", abi.ExportInit, err))
 	}
 	if st := int32(uint32(in.stack[0])); st != 0 {
-		return moduleErr(m.name, ErrInit, "status %d: %s", st, in.lastError(ctx))
+		return moduleErr(m.name, ErrInit, "status %d: %s", st, in.lastError(callCtx))
 	}
 	return nil
 }
@@ -149,6 +191,7 @@ func (in *instance) lastError(ctx context.Context) string {
 		return "(no message: the module does not export " + abi.ExportLastError + ")"
 	}
 	if err := in.lastErr.CallWithStack(ctx, in.stack[:]); err != nil {
+		in.broken = true // it trapped: the instance's state is undefined
 		return "(" + abi.ExportLastError + " failed: " + err.Error() + ")"
 	}
 	packed := in.stack[0]

@@ -3,9 +3,11 @@ package wasmhost
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -51,26 +53,43 @@ func Open(ctx context.Context, path string, opts Options) (*Module, error) {
 }
 
 func load(ctx context.Context, wasm []byte, opts Options) (*Module, error) {
-	m := &Module{name: opts.Name, opts: opts}
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
-		return nil, moduleErr(m.name, ErrNotWasm, "the file does not start with the WebAssembly magic bytes")
+		return nil, moduleErr(opts.Name, ErrNotWasm, "the file does not start with the WebAssembly magic bytes")
 	}
+	// The deadline is enforced by an interrupt flag the module is instrumented to test in
+	// every loop (see watchdog). A module the instrumentation cannot read, or whose
+	// rewrite does not compile, runs as it is with wazero's own mechanism, which leaves the
+	// guest for the host at every loop iteration. So does every module where wazero has
+	// no compiler: its interpreter reads the flag without synchronisation.
+	start := time.Now()
+	reason := ""
+	if opts.Timeout > 0 && (runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64") {
+		inst, err := interrupt.Instrument(wasm)
+		if err == nil {
+			m, lerr := loadAs(ctx, inst, opts, true, start)
+			if lerr == nil || !errors.Is(lerr, ErrNotWasm) {
+				return m, lerr
+			}
+			err = fmt.Errorf("the rewritten module does not compile: %w", lerr)
+		}
+		reason = err.Error()
+	}
+	m, err := loadAs(ctx, wasm, opts, false, start)
+	if err == nil && reason != "" {
+		opts.Logger.LogAttrs(ctx, slog.LevelWarn, "wasm module not instrumented for the deadline: its loops are checked by the runtime, which is slower",
+			slog.String("module", m.name), slog.String("reason", reason))
+	}
+	return m, err
+}
+
+// loadAs compiles wasm in a runtime of its own and creates the instances; interruptible
+// says wasm carries the interrupt flag.
+func loadAs(ctx context.Context, wasm []byte, opts Options, interruptible bool, start time.Time) (*Module, error) {
+	m := &Module{name: opts.Name, opts: opts, interruptible: interruptible}
 	// The memory limit is enforced by cappedAllocator, not WithMemoryLimitPages, so that
 	// refused growth can be reported as such.
-	// The deadline is enforced by an interrupt flag the module is instrumented to test in
-	// every loop (see watchdog). A module the instrumentation cannot read falls back to
-	// wazero's own mechanism, which leaves the guest for the host at every loop iteration.
-	start := time.Now()
-	if opts.Timeout > 0 {
-		if inst, err := interrupt.Instrument(wasm); err == nil {
-			wasm, m.interruptible = inst, true
-		} else {
-			opts.Logger.LogAttrs(ctx, slog.LevelDebug, "wasm module not instrumented for the deadline",
-				slog.String("module", m.name), slog.String("reason", err.Error()))
-		}
-	}
 	cfg := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(opts.Timeout > 0 && !m.interruptible)
+		WithCloseOnContextDone(opts.Timeout > 0 && !interruptible)
 	if opts.Cache != nil {
 		cfg = cfg.WithCompilationCache(opts.Cache.cc)
 	}

@@ -124,7 +124,12 @@ func (m *Module) runOn(ctx context.Context, s *slot, b *Batch, lo, hi int, out *
 	}
 	res := int64(in.stack[0])
 	if res < 0 {
-		return moduleErr(m.name, ErrGuestStatus, "%s returned status %d: %s", abi.ExportProcess, res, in.lastError(ctx))
+		err := moduleErr(m.name, ErrGuestStatus, "%s returned status %d: %s", abi.ExportProcess, res, in.lastError(callCtx))
+		if in.broken {
+			in.close(ctx)
+			s.inst = nil
+		}
+		return err
 	}
 	whole, _ := in.mem.Read(0, in.mem.Size())
 	o, err := abi.ReadOutput(whole, uint32(res>>32), uint32(res), hi-lo)

@@ -47,8 +47,13 @@ type jsPublisher struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
-	mu      sync.Mutex // guards the fields below
-	closed  bool
+	mu     sync.Mutex // guards the fields below
+	closed bool
+	// replay: a publish failed or the connection dropped, so messages may be
+	// missing from the stream. New messages wait (unsent) until a resend has
+	// published every pending one again, in order, so that the stream keeps
+	// each key's order.
+	replay  bool
 	next    uint64
 	epoch   uint64
 	pending pendingRing
@@ -171,6 +176,11 @@ func (p *jsPublisher) publishNew(w *jsWrite, r *engine.Record) error {
 		e = new(inflight)
 	}
 	*e = inflight{w: w, rec: r, subject: subject, token: token}
+	if p.replay {
+		p.pending.add(e) // sent by the resend loop, after every older message
+		p.peak = max(p.peak, p.pending.n)
+		return nil
+	}
 	if err := p.send(e); err != nil {
 		*e = inflight{}
 		p.free = append(p.free, e)
@@ -194,6 +204,9 @@ func (p *jsPublisher) send(e *inflight) error {
 	e.epoch = p.epoch
 	err := p.s.nc.PublishMsg(p.msg)
 	e.sent = err == nil
+	if err != nil {
+		p.replay = true
+	}
 	if err != nil && permanent(err) {
 		return p.s.publishError(e.subject, len(p.msg.Data), err)
 	}
@@ -295,6 +308,15 @@ func (p *jsPublisher) failSubject(subject string, cause error) {
 	}
 }
 
+// holdForReplay makes new messages wait until every pending one has been
+// published again: called when the connection drops, since what was sent
+// just before may be lost.
+func (p *jsPublisher) holdForReplay() {
+	p.mu.Lock()
+	p.replay = true
+	p.mu.Unlock()
+}
+
 // kick asks the resend loop to publish every pending message again.
 func (p *jsPublisher) kick() {
 	select {
@@ -331,6 +353,8 @@ func (p *jsPublisher) resend(all bool) {
 		p.epoch++
 	}
 	if p.s.nc.IsConnected() {
+		all = all || p.replay
+		p.replay = false // set again by a send that fails
 		// In publish order, so that records of one key are stored in their order
 		// even when a whole window is republished after a reconnect. send does not
 		// change the ring; failures are settled after the walk.

@@ -109,6 +109,9 @@ func NewSink(ctx context.Context, cfg config.NATSSink, opts ...Option) (*Sink, e
 		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
 			if err != nil { // nil on Close
 				log.Warn("nats sink disconnected; unacknowledged messages will be published again", "err", err)
+				if p := s.events.Load(); p != nil {
+					p.holdForReplay()
+				}
 			}
 		}),
 		natsgo.ReconnectHandler(func(c *natsgo.Conn) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -131,8 +132,22 @@ func TestSinkSurvivesServerOutage(t *testing.T) {
 		t.Fatalf("everything was confirmed before the outage; the test proves nothing")
 	}
 	_, js2 := client(t, srv.URL())
-	ids, _ := storedIDs(t, js2, "LOGS")
+	ids, msgs := storedIDs(t, js2, "LOGS")
 	expectIDsOnce(t, ids, recs)
+	// Republished in publish order, and new records held back until then: the
+	// stream keeps the records' order across the outage.
+	last := -1
+	for _, m := range msgs {
+		var body struct{ Seq string }
+		if err := json.Unmarshal(m.Data(), &body); err != nil {
+			t.Fatal(err)
+		}
+		seq, _ := strconv.Atoi(body.Seq)
+		if seq < last {
+			t.Fatalf("record %d stored after record %d", seq, last)
+		}
+		last = seq
+	}
 	if peak := s.js.inflightPeak(); peak > cfg.MaxInflight {
 		t.Fatalf("%d messages in flight, over max_inflight %d", peak, cfg.MaxInflight)
 	}
