@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
@@ -736,10 +737,12 @@ func (h *harness) runSlspipe(ctx context.Context, key, scenario string, steps []
 		scraper = &metricsScraper{url: "http://" + metricsAddr + "/metrics"}
 		return runMeasured(ctx, h.cfg.Timeout, h.slspipe, []string{"run", path}, h.slsEnv(),
 			func(ctx context.Context, _ int) {
+				var wg sync.WaitGroup
 				if h.cfg.ProfileDir != "" {
-					go h.profile(ctx, metricsAddr, key)
+					wg.Go(func() { h.profile(ctx, metricsAddr, key) })
 				}
 				scraper.run(ctx, 100*time.Millisecond)
+				wg.Wait()
 			})
 	}
 	var row Row

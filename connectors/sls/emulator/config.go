@@ -25,8 +25,9 @@ type Config struct {
 	// Deny statement does: it maps an access key id to actions such as
 	// "log:ListShards", or patterns such as "log:Get*" and "log:*". A call
 	// needing a denied action is answered 401 Unauthorized, "denied by sts
-	// or ram, action: <action>, resource: <resource>", before any other
-	// check, as the service answers it. Keys not listed may do everything.
+	// or ram, action: <action>, resource: <resource>", after the signature
+	// check and before the resource is looked up, as the service answers it.
+	// Keys not listed may do everything.
 	Denied map[string][]string
 	// DataDir persists logstores, shards, log groups and consumer groups
 	// across restarts. "" keeps everything in memory.

@@ -81,8 +81,8 @@ func TestDeliversEveryRecord(t *testing.T) {
 			if raw, comp := metricstest.Sample(t, reg, "slspipe_sls_sink_bytes_total"), metricstest.Sample(t, reg, "slspipe_sls_sink_compressed_bytes_total"); comp <= 0 || comp >= raw {
 				t.Errorf("%v bytes stored compressed to %v; want fewer, and more than none", raw, comp)
 			}
-			if got := metricstest.Sample(t, reg, "slspipe_sls_sink_max_memory_bytes", "logstore", logstore); got != float64(cfg.MaxMemory) {
-				t.Errorf("max_memory gauge %v, want %d", got, cfg.MaxMemory)
+			if got := metricstest.Sample(t, reg, "slspipe_sls_sink_max_memory_bytes", "logstore", logstore); got != 0 {
+				t.Errorf("max_memory gauge %v after Close, want 0", got)
 			}
 			if got := metricstest.Sample(t, reg, "slspipe_sls_sink_retries_total"); got != 0 {
 				t.Errorf("%v retries counted without any fault", got)

@@ -29,7 +29,13 @@ type metrics struct {
 	retries         *prometheus.CounterVec // curried; reason
 	latency         prometheus.Observer
 	buffered        prometheus.Gauge
+	maxMemory       prometheus.Gauge
+	limit           float64 // this producer's share of maxMemory
 }
+
+// release takes this producer's budget out of the max_memory gauge, when it
+// closes or fails to start.
+func (m *metrics) release() { m.maxMemory.Sub(m.limit) }
 
 // newMetrics creates the collectors and, when reg is set, registers them.
 // A collector of the same name and labels already registered with reg (a
@@ -79,8 +85,9 @@ func newMetrics(reg prometheus.Registerer, project, logstore string, limit int64
 		latency:         latency.WithLabelValues(project, logstore),
 		buffered:        buffered.WithLabelValues(project, logstore),
 	}
-	// Added, not set, so that producers sharing a series sum up.
-	maxMemory.WithLabelValues(project, logstore).Add(float64(limit))
+	// Added, not set, so that producers sharing a series sum up; release takes it back.
+	m.maxMemory, m.limit = maxMemory.WithLabelValues(project, logstore), float64(limit)
+	m.maxMemory.Add(m.limit)
 	return m, nil
 }
 

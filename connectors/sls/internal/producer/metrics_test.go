@@ -41,6 +41,9 @@ func TestMetricsOfProducersSharingARegistry(t *testing.T) {
 	}
 	c.expect(total)
 	c.await(t, time.Minute)
+	if got := metricstest.Sample(t, reg, "slspipe_sls_sink_max_memory_bytes", "role", "sink"); got != 2*float64(cfg.MaxMemory) {
+		t.Errorf("max_memory_bytes of two producers %v, want %d", got, 2*cfg.MaxMemory)
+	}
 	for p := range producers {
 		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)
@@ -51,8 +54,8 @@ func TestMetricsOfProducersSharingARegistry(t *testing.T) {
 			t.Errorf("logs_total{role=%q} %v, want %v", r, got, want)
 		}
 	}
-	if got := metricstest.Sample(t, reg, "slspipe_sls_sink_max_memory_bytes", "role", "sink"); got != 2*float64(cfg.MaxMemory) {
-		t.Errorf("max_memory_bytes of two producers %v, want %d", got, 2*cfg.MaxMemory)
+	if got := metricstest.Sample(t, reg, "slspipe_sls_sink_max_memory_bytes"); got != 0 {
+		t.Errorf("max_memory_bytes %v after every producer closed, want 0", got)
 	}
 }
 

@@ -166,9 +166,11 @@ func New(cfg config.SLSSink, hc *http.Client, opts ...Option) (*Producer, error)
 	// Enough spare buffers for every sender and the batches being filled.
 	p.bufs.limit = min(int(memLimit/4), (p.ioThreads+4)*(p.maxBytes+p.maxBytes/8))
 	if p.part, err = newPartitioner(cfg); err != nil {
+		p.m.release()
 		return nil, fmt.Errorf("sls producer: %w", err)
 	}
 	if p.comp, err = newCompressor(cfg.Compression, p.ioThreads); err != nil {
+		p.m.release()
 		return nil, fmt.Errorf("sls producer: %w", err)
 	}
 	if !p.cfgSource {
@@ -479,6 +481,7 @@ func (p *Producer) Close(ctx context.Context) error {
 		close(p.closed)
 		p.stop()
 		p.mu.Unlock()
+		p.m.release()
 	})
 	select {
 	case <-p.done:
