@@ -223,6 +223,6 @@ func (m *Module) classify(ctx context.Context, in *instance, stderr *tailbuf.Buf
 }
 
 func (in *instance) close(ctx context.Context) {
-	in.watch.disarm()
+	in.watch.close()
 	_ = in.mod.Close(ctx)
 }

@@ -16,31 +16,52 @@ type fakeFlag struct {
 
 func (f *fakeFlag) Set(v uint64) { f.v = v }
 
-// TestWatchdogIgnoresAStaleFire delivers the callback of a finished arming after
-// the next arming began, as a timer that expired just as its call returned does:
-// the flag must stay clear for the new call.
-func TestWatchdogIgnoresAStaleFire(t *testing.T) {
+// TestWatchdogIgnoresStaleFires delivers callbacks of a finished arming after the
+// next arming began, as a timer that expired just as its call returned does, and as
+// the callback of a context no longer in use: the flag must stay clear.
+func TestWatchdogIgnoresStaleFires(t *testing.T) {
 	flag := &fakeFlag{}
 	w := newWatchdog(flag)
-	w.arm(context.Background(), time.Hour)
-	stale := w.gen
+	defer w.close()
+	old, cancelOld := context.WithCancel(context.Background())
+	defer cancelOld()
+	w.arm(old, time.Hour)
 	if w.disarm() {
 		t.Fatal("an arming that never fired reported an interruption")
 	}
-	w.arm(context.Background(), time.Hour)
-	w.fire(stale)
+	cur, cancelCur := context.WithCancel(context.Background())
+	defer cancelCur()
+	w.arm(cur, time.Hour)
+	w.onTimer()
+	w.onDone(old)
 	if flag.v != 0 {
 		t.Fatal("a fire from the previous arming set the flag during the next call")
 	}
-	w.fire(w.gen)
+	w.onDone(cur)
 	if flag.v != 1 {
-		t.Fatal("a fire of the current arming did not set the flag")
+		t.Fatal("the current call's context callback did not set the flag")
 	}
 	if !w.disarm() || flag.v != 0 {
 		t.Fatalf("disarm after a fire: flag %d", flag.v)
 	}
 	if w.disarm() {
 		t.Fatal("a second disarm reported an interruption")
+	}
+}
+
+// TestWatchdogNoticesAContextEndedBetweenCalls arms with a context that ended while
+// no call was running, whose callback therefore found nothing to interrupt.
+func TestWatchdogNoticesAContextEndedBetweenCalls(t *testing.T) {
+	flag := &fakeFlag{}
+	w := newWatchdog(flag)
+	defer w.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	w.arm(ctx, time.Hour)
+	w.disarm()
+	cancel()
+	w.arm(ctx, time.Hour)
+	if flag.v != 1 || !w.disarm() {
+		t.Fatal("a call armed with an ended context was not interrupted")
 	}
 }
 
@@ -54,6 +75,7 @@ func TestWatchdogFiresOnDeadlineAndCancel(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			flag := &fakeFlag{}
 			w := newWatchdog(flag)
+			defer w.close()
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			w.arm(ctx, tc.d)
