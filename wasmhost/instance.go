@@ -33,6 +33,7 @@ type instance struct {
 	memory   *cappedAllocator
 	plan     inputPlan
 	watch    *watchdog // nil without a deadline or for a module that is not instrumented
+	disarm   func()    // in.watch.disarm, made once so that a call allocates nothing
 	// interrupted: the watchdog stopped the guest during the call that just failed.
 	interrupted bool
 	// broken: a call trapped although the caller went on (slspipe_last_error); the
@@ -90,6 +91,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 			return nil, fmt.Errorf("wasm module %q: %w", m.name, err)
 		}
 		in.watch = newWatchdog(flag)
+		in.disarm = func() { in.watch.disarm() }
 		if err := in.initialize(ctx, m.opts.Timeout); err != nil {
 			in.interrupted = in.watch.disarm()
 			cerr := m.classify(ctx, in, stderr, fmt.Errorf("%s: %w", startInitialize, err))
@@ -136,15 +138,8 @@ func (m *Module) initInstance(ctx context.Context, in *instance) error {
 	}
 	// slspipe_init has the batch deadline too: under the watchdog, or through the
 	// context wazero watches when the module is not instrumented.
-	callCtx := ctx
-	if in.watch != nil {
-		in.watch.arm(ctx, m.opts.Timeout)
-		defer in.watch.disarm()
-	} else if m.opts.Timeout > 0 {
-		var cancel context.CancelFunc
-		callCtx, cancel = context.WithTimeout(ctx, m.opts.Timeout)
-		defer cancel()
-	}
+	callCtx, done := m.deadline(ctx, in)
+	defer done()
 	size := configSize(m.config)
 	ptr, err := in.ensureArena(callCtx, uint32(size))
 	if err != nil {
@@ -220,6 +215,21 @@ func (m *Module) classify(ctx context.Context, in *instance, stderr *tailbuf.Buf
 		return &ModuleError{Module: m.name, Kind: ErrMemoryLimit, Detail: fmt.Sprintf("limit %d pages: %s", m.opts.MemoryLimitPages, detail)}
 	}
 	return &ModuleError{Module: m.name, Kind: ErrTrap, Detail: detail}
+}
+
+// deadline starts the per-call deadline for guest calls on in: under its watchdog, or,
+// for a module that is not instrumented, through a context wazero watches. Make the
+// calls with callCtx and call done after them.
+func (m *Module) deadline(ctx context.Context, in *instance) (callCtx context.Context, done func()) {
+	switch {
+	case in.watch != nil:
+		in.watch.arm(ctx, m.opts.Timeout)
+		return ctx, in.disarm
+	case m.opts.Timeout > 0:
+		callCtx, cancel := context.WithTimeout(ctx, m.opts.Timeout)
+		return callCtx, cancel
+	}
+	return ctx, func() {}
 }
 
 func (in *instance) close(ctx context.Context) {

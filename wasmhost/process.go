@@ -87,15 +87,8 @@ func (m *Module) runOn(ctx context.Context, s *slot, b *Batch, lo, hi int, out *
 		return fmt.Errorf("wasm module %q: %w", m.name, err)
 	}
 	size := in.plan.size
-	callCtx := ctx
-	if in.watch != nil {
-		in.watch.arm(ctx, m.opts.Timeout)
-		defer in.watch.disarm()
-	} else if m.opts.Timeout > 0 {
-		var cancel context.CancelFunc
-		callCtx, cancel = context.WithTimeout(ctx, m.opts.Timeout)
-		defer cancel()
-	}
+	callCtx, done := m.deadline(ctx, in)
+	defer done()
 	fault := func(err error) error {
 		in.interrupted = in.watch.disarm()
 		cerr := m.classify(ctx, in, in.stderr, err)
