@@ -95,12 +95,12 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		if err := in.initialize(ctx, m.opts.Timeout); err != nil {
 			in.interrupted = in.watch.disarm()
 			cerr := m.classify(ctx, in, stderr, fmt.Errorf("%s: %w", startInitialize, err))
-			_ = mod.Close(ctx)
+			in.close(ctx)
 			return nil, cerr
 		}
 	}
 	if err := m.initInstance(ctx, in); err != nil {
-		_ = mod.Close(ctx)
+		in.close(ctx)
 		return nil, err
 	}
 	return in, nil
