@@ -103,21 +103,11 @@ func countList(buf []byte) (logs, fields int) {
 	forEach(buf, 1, func(g []byte) {
 		tags, glogs, gfields := 0, 0, 0
 		for i := 0; i < len(g); {
-			field, wt, n := readTag(g, i)
-			if n < 0 {
-				return
+			field, sub, n, err := nextBytes(g, i)
+			if err != nil || field == 0 {
+				break
 			}
-			if wt != 2 {
-				if i = skip(g, n, wt); i < 0 {
-					return
-				}
-				continue
-			}
-			sub, n2 := readBytes(g, n)
-			if n2 < 0 {
-				return
-			}
-			i = n2
+			i = n
 			switch field {
 			case 1:
 				glogs++
@@ -132,26 +122,44 @@ func countList(buf []byte) (logs, fields int) {
 	return logs, fields
 }
 
-// forEach calls fn with every length-delimited field number want of b.
+// forEach calls fn with every length-delimited field number want of b, up to
+// the first malformed field.
 func forEach(b []byte, want uint64, fn func([]byte)) {
 	for i := 0; i < len(b); {
-		field, wt, n := readTag(b, i)
-		if n < 0 {
+		field, sub, n, err := nextBytes(b, i)
+		if err != nil || field == 0 {
 			return
 		}
-		if field == want && wt == 2 {
-			sub, n2 := readBytes(b, n)
-			if n2 < 0 {
-				return
-			}
+		if field == want {
 			fn(sub)
-			i = n2
+		}
+		i = n
+	}
+}
+
+// nextBytes finds the next length-delimited field of b at or after i,
+// skipping fields of other wire types, and returns its number, its bytes and
+// the index after it. field is 0 (no protobuf field has that number) when
+// only other wire types remain.
+func nextBytes(b []byte, i int) (field uint64, sub []byte, next int, err error) {
+	for i < len(b) {
+		f, wt, n := readTag(b, i)
+		if n < 0 {
+			return 0, nil, 0, errTruncated
+		}
+		if wt != 2 {
+			if i = skip(b, n, wt); i < 0 {
+				return 0, nil, 0, errWireType
+			}
 			continue
 		}
-		if i = skip(b, n, wt); i < 0 {
-			return
+		sub, n = readBytes(b, n)
+		if n < 0 {
+			return 0, nil, 0, errTruncated
 		}
+		return f, sub, n, nil
 	}
+	return 0, nil, len(b), nil
 }
 
 // fixup points every record at its fields and tags; d.fields may have moved
@@ -177,20 +185,9 @@ func (d *decoder) decodeGroup(g []byte) error {
 	topic, source := d.lastTopic, d.lastSource
 	var haveTopic, haveSource bool
 	for i := 0; i < len(g); {
-		field, wt, n := readTag(g, i)
-		if n < 0 {
-			return errTruncated
-		}
-		i = n
-		if wt != 2 {
-			if i = skip(g, i, wt); i < 0 {
-				return errWireType
-			}
-			continue
-		}
-		sub, n := readBytes(g, i)
-		if n < 0 {
-			return errTruncated
+		field, sub, n, err := nextBytes(g, i)
+		if err != nil {
+			return err
 		}
 		i = n
 		switch field {
@@ -227,22 +224,14 @@ func (d *decoder) decodeGroup(g []byte) error {
 	// Pass 2: the logs.
 	index := 0
 	for i := 0; i < len(g); {
-		field, wt, n := readTag(g, i)
-		if n < 0 {
-			return errTruncated
+		field, sub, n, err := nextBytes(g, i)
+		if err != nil {
+			return err
 		}
 		i = n
-		if field != 1 || wt != 2 {
-			if i = skip(g, i, wt); i < 0 {
-				return errWireType
-			}
+		if field != 1 {
 			continue
 		}
-		sub, n := readBytes(g, i)
-		if n < 0 {
-			return errTruncated
-		}
-		i = n
 		f0 := int32(len(d.fields))
 		ts, err := d.decodeLog(sub)
 		if err != nil {
