@@ -53,6 +53,18 @@ func ancestors(shards map[int]*shardState, st *shardState) []*shardState {
 }
 
 // listShards lists a logstore's shards with the retry policy.
+// refreshShards lists the shards of logstore and merges the listing into
+// known; *first says whether it is the first listing, and is then cleared.
+func (s *Source) refreshShards(ctx context.Context, logstore string, known map[int]*shardState, first *bool) error {
+	list, err := s.listShards(ctx, logstore)
+	if err != nil {
+		return err
+	}
+	mergeListing(known, list, *first)
+	*first = false
+	return nil
+}
+
 func (s *Source) listShards(ctx context.Context, logstore string) ([]*sdk.Shard, error) {
 	var list []*sdk.Shard
 	err := s.call(ctx, logstore, "list shards", func() error {
@@ -63,23 +75,17 @@ func (s *Source) listShards(ctx context.Context, logstore string) ([]*sdk.Shard,
 	return list, err
 }
 
-// mergeListing records a listing in shards, returning whether anything
-// changed. New shards are marked initial on the first listing.
-func mergeListing(shards map[int]*shardState, list []*sdk.Shard, first bool) bool {
-	changed := false
+// mergeListing records a listing in shards. New shards are marked initial on
+// the first listing.
+func mergeListing(shards map[int]*shardState, list []*sdk.Shard, first bool) {
 	for _, sh := range list {
 		st := shards[sh.ShardID]
 		if st == nil {
 			st = &shardState{id: sh.ShardID, begin: sh.InclusiveBeginKey, end: sh.ExclusiveBeginKey, initial: first}
 			shards[sh.ShardID] = st
-			changed = true
 		}
-		ro := sh.Status == "readonly"
-		if st.readonly.Swap(ro) != ro {
-			changed = true
-		}
+		st.readonly.Store(sh.Status == "readonly")
 	}
-	return changed
 }
 
 // shardEvent is a reader's report to its logstore loop.
@@ -106,15 +112,12 @@ func (s *Source) runStandalone(ctx context.Context, host engine.Host, logstore s
 	relist := true
 	for {
 		if relist {
-			list, err := s.listShards(ctx, logstore)
-			if err != nil {
+			if err := s.refreshShards(ctx, logstore, shards, &first); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
 				return err
 			}
-			mergeListing(shards, list, first)
-			first = false
 			relist = false
 		}
 		if err := s.startReady(ctx, host, logstore, shards, &wg, events); err != nil {

@@ -87,15 +87,12 @@ func (s *Source) runGroup(ctx context.Context, host engine.Host, logstore string
 		case <-ticker.C:
 			beat = true
 		case <-discovery.C:
-			list, err := s.listShards(ctx, logstore)
-			if err != nil {
+			if err := s.refreshShards(ctx, logstore, known, &first); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
 				return err
 			}
-			mergeListing(known, list, first)
-			first = false
 		case ev := <-events:
 			if ev.err != nil {
 				return ev.err
@@ -161,12 +158,9 @@ func (s *Source) applyAssignment(ctx context.Context, host engine.Host, logstore
 		return nil
 	}
 	// Hash ranges tell children from shards of the first listing.
-	list, err := s.listShards(ctx, logstore)
-	if err != nil {
+	if err := s.refreshShards(ctx, logstore, known, first); err != nil {
 		return err
 	}
-	mergeListing(known, list, *first)
-	*first = false
 	slices.Sort(fresh)
 	for _, id := range fresh {
 		st := known[id]
