@@ -120,22 +120,21 @@ func toEngine(src *engine.Record, r Record, route string) engine.Record {
 		HashKey:  src.HashKey,
 		Fields:   r.Fields,
 	}
-	lifted := 0
-	for _, f := range r.Fields {
+	var kept []engine.Field // stays nil, and e.Fields r.Fields, while nothing is lifted
+	for j, f := range r.Fields {
 		if len(f.Key) > 0 && f.Key[0] == '_' && liftField(&e, f) {
-			lifted++
+			if kept == nil {
+				kept = append(make([]engine.Field, 0, len(r.Fields)-1), r.Fields[:j]...)
+			}
+			continue
 		}
-	}
-	if lifted == 0 {
-		return e
-	}
-	kept := make([]engine.Field, 0, len(r.Fields)-lifted)
-	for _, f := range r.Fields {
-		if !isLifted(f.Key) {
+		if kept != nil {
 			kept = append(kept, f)
 		}
 	}
-	e.Fields = kept
+	if kept != nil {
+		e.Fields = kept
+	}
 	return e
 }
 
@@ -155,14 +154,6 @@ func liftField(e *engine.Record, f Field) bool {
 		return false
 	}
 	return true
-}
-
-func isLifted(key []byte) bool {
-	switch string(key) {
-	case fieldPayload, fieldSubject, fieldHashKey, fieldTopic:
-		return true
-	}
-	return false
 }
 
 func sameGroup(a, b *engine.Record) bool {
