@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/slspipe/slspipe/connectors/nats/natsserver"
 	"github.com/slspipe/slspipe/connectors/sls/emulator"
 	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
 )
@@ -115,17 +114,6 @@ func checkJetStream(t *testing.T, table *chaosTable, c *chaosTally, scenario, in
 	if c.lost != 0 || c.duplicated != 0 || c.unexpected != 0 {
 		t.Errorf("%s: %d lost, %d duplicated, %d unexpected records in JetStream; want none", scenario, c.lost, c.duplicated, c.unexpected)
 	}
-}
-
-// startNATS starts an embedded JetStream server for one scenario.
-func startNATS(t *testing.T) *natsserver.Server {
-	t.Helper()
-	ns, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
 }
 
 // killPoints draws n seeded kill points in [lo, hi).

@@ -15,7 +15,6 @@ import (
 	sls "github.com/aliyun/aliyun-log-go-sdk"
 
 	"github.com/slspipe/slspipe/connectors/generate"
-	"github.com/slspipe/slspipe/connectors/nats/natsserver"
 	"github.com/slspipe/slspipe/connectors/sls/emulator"
 	"github.com/slspipe/slspipe/internal/slsload"
 )
@@ -71,11 +70,7 @@ func TestConsumerGroupReplicasSurviveSIGKILL(t *testing.T) {
 	addr := startEmulatorProcess(t, "demo/nginx:8")
 	client := emulatorClient(addr)
 
-	ns, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
+	ns := startNATS(t)
 
 	dir := t.TempDir()
 	path := filepath.Join(dir, "p.yaml")

@@ -7,6 +7,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/slspipe/slspipe/connectors/nats/natsserver"
 )
 
 // streamWatch reads a JetStream stream that another process writes.
@@ -77,4 +79,15 @@ func (w *streamWatch) distinctIDs() int {
 			return len(ids)
 		}
 	}
+}
+
+// startNATS starts an embedded JetStream server for one test, shut down when it ends.
+func startNATS(t *testing.T) *natsserver.Server {
+	t.Helper()
+	ns, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns
 }

@@ -7,8 +7,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/slspipe/slspipe/connectors/nats/natsserver"
 )
 
 // TestRunIntoJetStreamExactlyOnceAcrossSIGKILL kills `slspipe run` several
@@ -17,11 +15,7 @@ import (
 // same Nats-Msg-Id and the stream drops them.
 func TestRunIntoJetStreamExactlyOnceAcrossSIGKILL(t *testing.T) {
 	const total = 20000
-	srv, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
+	srv := startNATS(t)
 
 	dir := t.TempDir()
 	path := filepath.Join(dir, "p.yaml")

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/slspipe/slspipe/connectors/generate"
-	"github.com/slspipe/slspipe/connectors/nats/natsserver"
 	"github.com/slspipe/slspipe/connectors/sls/emulator"
 	"github.com/slspipe/slspipe/internal/slsload"
 )
@@ -53,11 +52,7 @@ func TestSLSIntoJetStreamSurvivesSIGKILLAndNATSOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ns, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
+	ns := startNATS(t)
 
 	dir := t.TempDir()
 	path := filepath.Join(dir, "p.yaml")

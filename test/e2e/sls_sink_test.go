@@ -17,7 +17,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/slspipe/slspipe/connectors/nats/natsserver"
 	"github.com/slspipe/slspipe/connectors/sls/emulator"
 	"github.com/slspipe/slspipe/internal/slstest"
 )
@@ -56,11 +55,7 @@ func TestNATSThroughModuleIntoSLS(t *testing.T) {
 	addr := startEmulatorProcess(t, "demo/events:4")
 	client := emulatorClient(addr)
 
-	ns, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
+	ns := startNATS(t)
 	nc, err := nats.Connect(ns.URL())
 	if err != nil {
 		t.Fatal(err)
