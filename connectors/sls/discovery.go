@@ -88,11 +88,30 @@ func mergeListing(shards map[int]*shardState, list []*sdk.Shard, first bool) {
 	}
 }
 
-// shardEvent is a reader's report to its logstore loop.
+// shardEvent is a reader's report to its logstore loop: how it ended, or, in
+// a consumer group, that a shard was released.
 type shardEvent struct {
-	id  int
-	end readEnd
-	err error
+	id       int
+	end      readEnd
+	err      error
+	released bool
+}
+
+// goRead runs r on a goroutine of wg until it ends or rctx is cancelled (which
+// rcancel does), and reports how it ended on events unless ctx ended first.
+// done, if set, runs last.
+func goRead(ctx, rctx context.Context, rcancel context.CancelFunc, wg *sync.WaitGroup, r *shardReader, id int, events chan<- shardEvent, done func()) {
+	wg.Go(func() {
+		if done != nil {
+			defer done()
+		}
+		defer rcancel()
+		end, err := r.run(rctx)
+		select {
+		case events <- shardEvent{id: id, end: end, err: err}:
+		case <-ctx.Done():
+		}
+	})
 }
 
 // runStandalone reads every shard of logstore: it lists shards at start and
@@ -249,13 +268,6 @@ func (s *Source) startShard(ctx context.Context, host engine.Host, logstore stri
 	st.cancel = rcancel
 	r := &shardReader{src: s, host: host, key: key, cursor: cursor, readonly: &st.readonly}
 	s.log.Debug("shard started", "logstore", logstore, "shard", st.id, "cursor", cursor, "resumed", res.Found)
-	wg.Go(func() {
-		defer rcancel()
-		end, err := r.run(rctx)
-		select {
-		case events <- shardEvent{id: st.id, end: end, err: err}:
-		case <-ctx.Done():
-		}
-	})
+	goRead(ctx, rctx, rcancel, wg, r, st.id, events, nil)
 	return nil
 }

@@ -19,14 +19,6 @@ type groupShard struct {
 	releasing bool          // taken away or finished: being stopped and drained
 }
 
-// groupEvent reports a reader's end or a completed release.
-type groupEvent struct {
-	id       int
-	end      readEnd
-	err      error
-	released bool
-}
-
 // runGroup reads the shards the consumer group assigns to this replica.
 //
 // Every heartbeat_interval it heartbeats with the shards it holds and gets
@@ -48,7 +40,7 @@ func (s *Source) runGroup(ctx context.Context, host engine.Host, logstore string
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 
-	events := make(chan groupEvent)
+	events := make(chan shardEvent)
 	held := map[int]*groupShard{}
 	known := map[int]*shardState{}
 	first := true
@@ -136,7 +128,7 @@ func (s *Source) heartbeat(ctx context.Context, logstore string, held []int) ([]
 // applyAssignment starts newly assigned shards and releases the ones taken
 // away.
 func (s *Source) applyAssignment(ctx context.Context, host engine.Host, logstore string, assigned []int,
-	held map[int]*groupShard, known map[int]*shardState, first *bool, wg *sync.WaitGroup, events chan<- groupEvent) error {
+	held map[int]*groupShard, known map[int]*shardState, first *bool, wg *sync.WaitGroup, events chan<- shardEvent) error {
 	want := map[int]bool{}
 	for _, id := range assigned {
 		want[id] = true
@@ -177,7 +169,7 @@ func (s *Source) applyAssignment(ctx context.Context, host engine.Host, logstore
 
 // startGroupShard opens and starts an assigned shard.
 func (s *Source) startGroupShard(ctx context.Context, host engine.Host, logstore string, st *shardState, anc []*shardState,
-	held map[int]*groupShard, wg *sync.WaitGroup, events chan<- groupEvent) error {
+	held map[int]*groupShard, wg *sync.WaitGroup, events chan<- shardEvent) error {
 	key := engine.ShardKey{Logstore: logstore, Shard: st.id}
 	res, err := host.OpenShard(ctx, key)
 	if err != nil {
@@ -204,15 +196,7 @@ func (s *Source) startGroupShard(ctx context.Context, host engine.Host, logstore
 	st.phase = phaseRunning
 	r := &shardReader{src: s, host: host, key: key, cursor: cursor, readonly: &st.readonly}
 	s.log.Info("shard assigned", "logstore", logstore, "shard", st.id, "consumer", s.cfg.ConsumerName, "resumed", res.Found)
-	wg.Go(func() {
-		defer close(gs.done)
-		defer rcancel()
-		end, err := r.run(rctx)
-		select {
-		case events <- groupEvent{id: st.id, end: end, err: err}:
-		case <-ctx.Done():
-		}
-	})
+	goRead(ctx, rctx, rcancel, wg, r, st.id, events, func() { close(gs.done) })
 	return nil
 }
 
@@ -239,7 +223,7 @@ func (s *Source) startPositionForGroup() (p config.Position) {
 // release stops a shard's reader, waits for
 // it, drains the shard so its checkpoint reaches the group, and then
 // reports the shard released.
-func (s *Source) release(ctx context.Context, host engine.Host, logstore string, id int, gs *groupShard, wg *sync.WaitGroup, events chan<- groupEvent) {
+func (s *Source) release(ctx context.Context, host engine.Host, logstore string, id int, gs *groupShard, wg *sync.WaitGroup, events chan<- shardEvent) {
 	gs.cancel()
 	key := engine.ShardKey{Logstore: logstore, Shard: id}
 	wg.Go(func() {
@@ -256,7 +240,7 @@ func (s *Source) release(ctx context.Context, host engine.Host, logstore string,
 			err = nil
 		}
 		select {
-		case events <- groupEvent{id: id, released: err == nil, err: err}:
+		case events <- shardEvent{id: id, released: err == nil, err: err}:
 		case <-ctx.Done():
 		}
 	})
