@@ -22,7 +22,7 @@ go mod download
 "$(dirname "$0")/setup-wasm.sh"
 
 # The second, independent SLS client the emulator is tested with (npm @alicloud/log).
-npm_dir=connectors/sls/emulator/testdata/npm
+npm_dir=emulator/testdata/npm
 if [[ -f $npm_dir/package.json && ! -d $npm_dir/node_modules/@alicloud/log ]]; then
 	echo "setup: npm install in $npm_dir"
 	(cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error)

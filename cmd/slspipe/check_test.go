@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/slspipe/slspipe/connectors/nats/natsserver"
-	"github.com/slspipe/slspipe/connectors/sls/emulator"
+	"github.com/slspipe/slspipe/emulator"
 )
 
 // checkEnv is an emulator with two keys, "full" and "narrow" (denied

@@ -25,7 +25,7 @@ import (
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/connectors/generate"
 	"github.com/slspipe/slspipe/connectors/nats/natsserver"
-	"github.com/slspipe/slspipe/connectors/sls/emulator"
+	"github.com/slspipe/slspipe/emulator"
 	"github.com/slspipe/slspipe/engine"
 	"github.com/slspipe/slspipe/internal/slsload"
 )

@@ -10,7 +10,7 @@ import (
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
 
-	"github.com/slspipe/slspipe/connectors/sls/emulator"
+	"github.com/slspipe/slspipe/emulator"
 )
 
 // TestEmulatorCommand runs `slspipe emulator`, waits for its one

@@ -15,7 +15,7 @@ import (
 	"github.com/gogo/protobuf/proto"
 
 	"github.com/slspipe/slspipe/config"
-	"github.com/slspipe/slspipe/connectors/sls/emulator"
+	"github.com/slspipe/slspipe/emulator"
 	"github.com/slspipe/slspipe/engine"
 )
 

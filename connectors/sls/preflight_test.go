@@ -8,7 +8,7 @@ import (
 
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/connectors/sls"
-	"github.com/slspipe/slspipe/connectors/sls/emulator"
+	"github.com/slspipe/slspipe/emulator"
 	"github.com/slspipe/slspipe/internal/preflight"
 	"github.com/slspipe/slspipe/internal/preflight/preflighttest"
 )

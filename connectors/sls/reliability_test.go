@@ -11,7 +11,7 @@ import (
 
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/connectors/sls"
-	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
+	"github.com/slspipe/slspipe/emulator/faults"
 	"github.com/slspipe/slspipe/engine/enginetest"
 )
 

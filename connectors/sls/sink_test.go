@@ -15,8 +15,8 @@ import (
 
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/connectors/sls"
-	"github.com/slspipe/slspipe/connectors/sls/emulator"
-	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
+	"github.com/slspipe/slspipe/emulator"
+	"github.com/slspipe/slspipe/emulator/faults"
 	"github.com/slspipe/slspipe/engine"
 	"github.com/slspipe/slspipe/internal/metricstest"
 	"github.com/slspipe/slspipe/internal/slstest"

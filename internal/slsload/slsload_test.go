@@ -8,7 +8,7 @@ import (
 	sls "github.com/aliyun/aliyun-log-go-sdk"
 
 	"github.com/slspipe/slspipe/connectors/generate"
-	"github.com/slspipe/slspipe/connectors/sls/emulator"
+	"github.com/slspipe/slspipe/emulator"
 	"github.com/slspipe/slspipe/internal/slsload"
 	"github.com/slspipe/slspipe/internal/slstest"
 )

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slspipe/slspipe/connectors/sls/emulator"
+	"github.com/slspipe/slspipe/emulator"
 )
 
 // TestRunRefusesBadSLSInput runs the binary against an unknown logstore,

@@ -25,8 +25,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/slspipe/slspipe/connectors/sls/emulator"
-	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
+	"github.com/slspipe/slspipe/emulator"
+	"github.com/slspipe/slspipe/emulator/faults"
 )
 
 // chaosRow is one line of the chaos table.

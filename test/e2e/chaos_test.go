@@ -15,8 +15,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/slspipe/slspipe/connectors/sls/emulator"
-	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
+	"github.com/slspipe/slspipe/emulator"
+	"github.com/slspipe/slspipe/emulator/faults"
 )
 
 var (

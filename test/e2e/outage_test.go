@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/slspipe/slspipe/connectors/generate"
-	"github.com/slspipe/slspipe/connectors/sls/emulator"
+	"github.com/slspipe/slspipe/emulator"
 	"github.com/slspipe/slspipe/internal/slsload"
 )
 

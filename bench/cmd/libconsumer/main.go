@@ -39,7 +39,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/slspipe/slspipe/connectors/sls/emulator"
+	"github.com/slspipe/slspipe/emulator"
 )
 
 // result is the line printed on success.

@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slspipe/slspipe/config"
-	"github.com/slspipe/slspipe/connectors/sls/emulator/faults"
+	"github.com/slspipe/slspipe/emulator/faults"
 	"github.com/slspipe/slspipe/engine"
 	"github.com/slspipe/slspipe/internal/metricstest"
 )

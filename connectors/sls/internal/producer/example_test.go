@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/slspipe/slspipe/config"
-	"github.com/slspipe/slspipe/connectors/sls/emulator"
 	"github.com/slspipe/slspipe/connectors/sls/internal/producer"
+	"github.com/slspipe/slspipe/emulator"
 	"github.com/slspipe/slspipe/engine"
 )
 

@@ -17,7 +17,7 @@ import (
 	sdk "github.com/aliyun/aliyun-log-go-sdk"
 
 	"github.com/slspipe/slspipe/config"
-	"github.com/slspipe/slspipe/connectors/sls/emulator"
+	"github.com/slspipe/slspipe/emulator"
 	"github.com/slspipe/slspipe/engine"
 	"github.com/slspipe/slspipe/internal/slstest"
 )
