@@ -23,7 +23,10 @@
 //   - Every log field is varchar. A comparison or arithmetic between a
 //     varchar and a number is a type error, as in SLS's SQL: cast the
 //     field (cast(status as bigint) >= 500) or compare strings
-//     (status >= '500', byte-wise).
+//     (status >= '500', byte-wise). A field extend assigns keeps its
+//     expression's type for the instructions that follow
+//     (extend n = cast(bytes as bigint) | where n > 1024); the log carries
+//     it as text.
 //   - A missing field is null. A where whose condition is null drops the
 //     row; extend with a null result removes the field.
 //   - __time__ and __time_ns_part__ are bigint, extend may set them, the

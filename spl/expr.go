@@ -34,18 +34,16 @@ func (e *literal) typ() Type           { return e.t }
 func (e *literal) eval(*evalCtx) value { return e.v }
 
 // fieldRef reads a field; a missing field is null.
+// t is the field's type: varchar, or what an earlier extend assigned (the
+// row holds its text, read back here).
 type fieldRef struct {
 	name string
 	kind int
 	tag  string
+	t    Type
 }
 
-func (e *fieldRef) typ() Type {
-	if e.kind == attrTime || e.kind == attrTimeNs {
-		return Bigint
-	}
-	return Varchar
-}
+func (e *fieldRef) typ() Type { return e.t }
 
 func (e *fieldRef) eval(c *evalCtx) value {
 	switch e.kind {
@@ -57,6 +55,13 @@ func (e *fieldRef) eval(c *evalCtx) value {
 	s, ok := c.row.lookup(e.kind, e.name, e.tag)
 	if !ok {
 		return nullValue
+	}
+	if e.t != Varchar {
+		v, ok := castTo(strValue(s), Varchar, e.t)
+		if !ok {
+			return nullValue // overwritten since by text that is not of its type
+		}
+		return v
 	}
 	return strValue(s)
 }

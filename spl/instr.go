@@ -72,10 +72,30 @@ func (p *parser) parseExtend(opts options) (instruction, *Error) {
 		x.kinds = append(x.kinds, kind)
 		x.exprs = append(x.exprs, e)
 		if !p.peek().is(",") {
-			return x, nil
+			break
 		}
 		p.next()
 	}
+	// The assigned fields keep their expressions' types downstream.
+	for i, name := range x.names {
+		if x.kinds[i] != attrNone {
+			continue
+		}
+		p.setType(name, x.exprs[i].typ())
+	}
+	return x, nil
+}
+
+// setType records the type of a field for the instructions that follow.
+func (p *parser) setType(name string, t Type) {
+	if t == Varchar || t == Unknown {
+		delete(p.types, name)
+		return
+	}
+	if p.types == nil {
+		p.types = map[string]Type{}
+	}
+	p.types[name] = t
 }
 
 func (x *extend) apply(c *evalCtx) bool {
@@ -208,6 +228,18 @@ func (p *parser) parseProject(opts options) (instruction, *Error) {
 	if err != nil {
 		return nil, err
 	}
+	old := p.types
+	p.types = nil
+	for name, t := range old {
+		for _, fp := range pats {
+			if fp.match(name) {
+				p.setType(name, t)
+			}
+		}
+	}
+	for _, rn := range ren {
+		p.setType(rn[0], old[rn[1]])
+	}
 	return &project{pats: pats, ren: ren}, nil
 }
 
@@ -256,6 +288,13 @@ func (p *parser) parseProjectAway(opts options) (instruction, *Error) {
 	if err != nil {
 		return nil, err
 	}
+	for name := range p.types {
+		for _, fp := range pats {
+			if fp.match(name) {
+				delete(p.types, name)
+			}
+		}
+	}
 	return &projectAway{pats: pats}, nil
 }
 
@@ -294,6 +333,11 @@ func (p *parser) parseProjectRename(opts options) (instruction, *Error) {
 	}
 	if len(pats) > 0 {
 		return nil, p.errorf(start.pos, "project-rename takes renames: new_name=field")
+	}
+	for _, rn := range ren {
+		t := p.types[rn[1]]
+		delete(p.types, rn[1])
+		p.setType(rn[0], t)
 	}
 	return &projectRename{ren: ren}, nil
 }
@@ -382,6 +426,9 @@ func (p *parser) parseRegexp(opts options) (instruction, *Error) {
 			return nil, p.errorf(pt.pos, "the pattern has no capturing group to extract")
 		}
 		x.outs = names
+	}
+	for _, o := range x.outs {
+		delete(p.types, o)
 	}
 	return x, nil
 }
@@ -532,6 +579,9 @@ func (p *parser) parseCSV(opts options) (instruction, *Error) {
 	}
 	if x.outs, err = p.parseOutputs("parse-csv"); err != nil {
 		return nil, err
+	}
+	for _, o := range x.outs {
+		delete(p.types, o)
 	}
 	return x, nil
 }

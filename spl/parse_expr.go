@@ -12,6 +12,9 @@ type parser struct {
 	src  string
 	toks []token
 	i    int
+	// types holds the fields an earlier extend gave a type other than
+	// varchar; fields keep their types down the pipeline.
+	types map[string]Type
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -393,7 +396,7 @@ func (p *parser) parsePrimary() (expr, *Error) {
 		}
 		return &literal{t: Double, v: floatValue(f)}, nil
 	case tokQIdent:
-		return newFieldRef(t.text), nil
+		return p.fieldRef(t.text), nil
 	case tokOp:
 		if t.is("(") {
 			e, _, err := p.parseExpr()
@@ -434,12 +437,19 @@ func (p *parser) parsePrimary() (expr, *Error) {
 	if n := p.peek(); n.is(":") && !n.spaceBefore {
 		return nil, p.errorf(t.pos, "a field name with special characters must be double-quoted: \"%s:…\"", t.text)
 	}
-	return newFieldRef(t.text), nil
+	return p.fieldRef(t.text), nil
 }
 
-func newFieldRef(name string) *fieldRef {
+func (p *parser) fieldRef(name string) *fieldRef {
 	kind, tag := attrOf(name)
-	return &fieldRef{name: name, kind: kind, tag: tag}
+	t := Varchar
+	switch {
+	case kind == attrTime || kind == attrTimeNs:
+		t = Bigint
+	case kind == attrNone && p.types[name] != Unknown:
+		t = p.types[name]
+	}
+	return &fieldRef{name: name, kind: kind, tag: tag, t: t}
 }
 
 func (p *parser) parseCast(kw token) (expr, *Error) {
