@@ -185,17 +185,26 @@ func tableCases() []tableCase {
 			return keepIf(r.Fields, ok && s >= "400" && s <= "500")
 		}},
 		// like and regexp_like.
-		{`* | where uri like '/api/%'`, func(r spl.Row) outcome { u, _ := val(r.Fields, "uri"); return keepIf(r.Fields, strings.HasPrefix(u, "/api/")) }},
+		{`* | where uri like '/api/%'`, func(r spl.Row) outcome {
+			u, _ := val(r.Fields, "uri")
+			return keepIf(r.Fields, strings.HasPrefix(u, "/api/"))
+		}},
 		{`* | where uri not like '/api/%'`, func(r spl.Row) outcome {
 			u, ok := val(r.Fields, "uri")
 			return keepIf(r.Fields, ok && !strings.HasPrefix(u, "/api/"))
 		}},
-		{`* | where uri like '%.css'`, func(r spl.Row) outcome { u, _ := val(r.Fields, "uri"); return keepIf(r.Fields, strings.HasSuffix(u, ".css")) }},
+		{`* | where uri like '%.css'`, func(r spl.Row) outcome {
+			u, _ := val(r.Fields, "uri")
+			return keepIf(r.Fields, strings.HasSuffix(u, ".css"))
+		}},
 		{`* | where method like 'G_T'`, func(r spl.Row) outcome {
 			m, _ := val(r.Fields, "method")
 			return keepIf(r.Fields, len(m) == 3 && m[0] == 'G' && m[2] == 'T')
 		}},
-		{`* | where uri like '/api/%' escape '!'`, func(r spl.Row) outcome { u, _ := val(r.Fields, "uri"); return keepIf(r.Fields, strings.HasPrefix(u, "/api/")) }},
+		{`* | where uri like '/api/%' escape '!'`, func(r spl.Row) outcome {
+			u, _ := val(r.Fields, "uri")
+			return keepIf(r.Fields, strings.HasPrefix(u, "/api/"))
+		}},
 		{`* | where regexp_like(uri, '^/api/[a-z]+$')`, func(r spl.Row) outcome {
 			u, _ := val(r.Fields, "uri")
 			return keepIf(r.Fields, u == "/api/users")
@@ -253,8 +262,14 @@ func tableCases() []tableCase {
 		}},
 		{`* | where cast(status as double) = 200`, func(r spl.Row) outcome { n, ok := num(r.Fields, "status"); return keepIf(r.Fields, ok && n == 200) }},
 		{`* | where length(uri) > 10`, func(r spl.Row) outcome { u, _ := val(r.Fields, "uri"); return keepIf(r.Fields, len(u) > 10) }},
-		{`* | where strpos(uri, 'api') = 2`, func(r spl.Row) outcome { u, _ := val(r.Fields, "uri"); return keepIf(r.Fields, strings.Index(u, "api") == 1) }},
-		{`* | where starts_with(uri, '/static')`, func(r spl.Row) outcome { u, _ := val(r.Fields, "uri"); return keepIf(r.Fields, strings.HasPrefix(u, "/static")) }},
+		{`* | where strpos(uri, 'api') = 2`, func(r spl.Row) outcome {
+			u, _ := val(r.Fields, "uri")
+			return keepIf(r.Fields, strings.Index(u, "api") == 1)
+		}},
+		{`* | where starts_with(uri, '/static')`, func(r spl.Row) outcome {
+			u, _ := val(r.Fields, "uri")
+			return keepIf(r.Fields, strings.HasPrefix(u, "/static"))
+		}},
 		{`* | where coalesce(method, 'NONE') = 'NONE'`, func(r spl.Row) outcome { _, ok := val(r.Fields, "method"); return keepIf(r.Fields, !ok) }},
 		{`* | where "a:b" = 'colon'`, func(r spl.Row) outcome { v, _ := val(r.Fields, "a:b"); return keepIf(r.Fields, v == "colon") }},
 		// Attributes of the log group and the time.
