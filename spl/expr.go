@@ -349,10 +349,14 @@ func (e *in) eval(c *evalCtx) value {
 	return boolValue(e.negate)
 }
 
-// like matches a varchar against a LIKE pattern compiled to a regexp.
+// like matches a varchar against a LIKE pattern: the common shapes
+// ('abc', 'abc%', '%abc', '%abc%') by string comparison, others by a
+// compiled regexp.
 type like struct {
 	e      expr
-	re     *regexp.Regexp
+	re     *regexp.Regexp // nil for the simple shapes
+	lit    string
+	shape  byte // '=', '^' prefix, '$' suffix, '~' contains
 	negate bool
 }
 
@@ -362,7 +366,42 @@ func (e *like) eval(c *evalCtx) value {
 	if v.null {
 		return v
 	}
-	return boolValue(e.re.MatchString(v.s) != e.negate)
+	var m bool
+	switch e.shape {
+	case '=':
+		m = v.s == e.lit
+	case '^':
+		m = strings.HasPrefix(v.s, e.lit)
+	case '$':
+		m = strings.HasSuffix(v.s, e.lit)
+	case '~':
+		m = strings.Contains(v.s, e.lit)
+	default:
+		m = e.re.MatchString(v.s)
+	}
+	return boolValue(m != e.negate)
+}
+
+// likeShape recognises patterns whose only wildcards are a % at either
+// end, with no escape character.
+func likeShape(pat string, escape rune) (shape byte, lit string) {
+	if escape != 0 || strings.Contains(pat, "_") {
+		return 0, ""
+	}
+	inner := strings.TrimSuffix(strings.TrimPrefix(pat, "%"), "%")
+	if strings.Contains(inner, "%") {
+		return 0, ""
+	}
+	pre, suf := strings.HasPrefix(pat, "%"), strings.HasSuffix(pat, "%") && len(pat) > 1
+	switch {
+	case pre && suf:
+		return '~', inner
+	case pre:
+		return '$', inner
+	case suf:
+		return '^', inner
+	}
+	return '=', inner
 }
 
 // likeRegexp translates a LIKE pattern: % is any run, _ one character, and

@@ -233,7 +233,11 @@ func (p *parser) parsePredicate() (expr, *Error) {
 		if !ok {
 			return nil, p.errorf(pt.pos, "LIKE pattern '%s' ends with its escape character or escapes something other than %%, _ or itself", lit.v.s)
 		}
-		return &like{e: l, re: re, negate: neg}, nil
+		shape, litText := likeShape(lit.v.s, escape)
+		if shape != 0 {
+			re = nil
+		}
+		return &like{e: l, re: re, lit: litText, shape: shape, negate: neg}, nil
 	}
 	if neg {
 		return nil, p.errorf(t.pos, "expected BETWEEN, IN or LIKE after NOT")

@@ -84,14 +84,16 @@ func parse(stmt string) (*Program, *Error) {
 // String returns the statement as written.
 func (p *Program) String() string { return p.src }
 
-// Filters reports whether the statement can drop rows (it has a where).
-func (p *Program) Filters() bool {
+// FilterOnly reports whether the statement only filters (every
+// instruction is a where): a kept log is then unchanged, and its encoded
+// bytes can be passed on as they are.
+func (p *Program) FilterOnly() bool {
 	for _, n := range p.names {
-		if n == "where" {
-			return true
+		if n != "where" {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // Apply runs the statement on r, rewriting r.Fields (and r.Time, r.TimeNs
@@ -99,9 +101,12 @@ func (p *Program) Filters() bool {
 // statement fails on (a cast that does not convert, a division by zero)
 // is not kept and yields a *RowError.
 func (p *Program) Apply(r *Row) (bool, error) {
-	c := evalCtx{row: r}
+	// The context lives in the row, so that evaluating allocates nothing.
+	r.ctx = evalCtx{row: r}
+	c := &r.ctx
+	defer func() { r.ctx.row = nil }()
 	for _, in := range p.instrs {
-		if !in.apply(&c) {
+		if !in.apply(c) {
 			if c.err != nil {
 				return false, c.err
 			}

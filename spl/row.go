@@ -29,7 +29,8 @@ type Row struct {
 	Source string
 	Tags   []Field // keys without the "__tag__:" prefix
 
-	scratch []Field // extend's and project's working space, reused
+	scratch []Field // project's working space, reused
+	ctx     evalCtx // Apply's evaluation state
 }
 
 // get returns the value of the first field named key.
