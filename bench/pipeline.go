@@ -27,12 +27,12 @@ type sourceSpec struct {
 	endpoint    string // http://host:port
 	project     string
 	logstore    string
-	stopTime    int64 // unix seconds
-	maxPerFetch int   // 0: slspipe's default
+	stopTime    int64  // unix seconds
+	maxPerFetch int    // 0: slspipe's default
 	query       string // source.sls.query; "" for none
-	shards      int   // generate only
-	count       int64 // generate only
-	recordBytes int   // generate only
+	shards      int    // generate only
+	count       int64  // generate only
+	recordBytes int    // generate only
 }
 
 type stepSpec struct {
