@@ -1,11 +1,14 @@
 package sls_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/connectors/sls"
+	"github.com/slspipe/slspipe/internal/preflight"
+	"github.com/slspipe/slspipe/internal/preflight/preflighttest"
 )
 
 // groupAtEnd reports whether consumer group name holds every shard's end
@@ -109,5 +112,28 @@ func TestBadQueryRefusedBeforePulling(t *testing.T) {
 	_, err := sls.NewSource(cfg)
 	if err == nil || !strings.Contains(err.Error(), "query: line 1, column 15: '>' cannot be applied to varchar, bigint") {
 		t.Fatalf("NewSource = %v", err)
+	}
+}
+
+// TestCheckSourceRunsQuery: the preflight pulls the oldest log group with
+// the statement, reporting what it kept, and reports a statement the
+// service refuses as failed with the service's message.
+func TestCheckSourceRunsQuery(t *testing.T) {
+	srv := startEmulator(t, 1)
+	p := newProducer(srv)
+	p.fill(t, []string{"key-a"}, 2, 4)
+	cfg := sourceConfig(srv)
+	cfg.Query = "* | where seq in ('1', '2')"
+	res := sls.CheckSource(context.Background(), cfg, preflight.Options{})
+	r := preflighttest.Result(t, res, "PullLogs with query")
+	if r.Status != preflight.OK || !strings.Contains(r.Detail, "kept 2 of 4 logs, failed on 0") {
+		t.Fatalf("PullLogs with query = %+v", r)
+	}
+	// The local check is bypassed here to see what the service answers.
+	cfg.Query = "* | where seq > 1"
+	res = sls.CheckSource(context.Background(), cfg, preflight.Options{})
+	r = preflighttest.Result(t, res, "PullLogs with query")
+	if r.Status != preflight.Failed || !strings.Contains(r.Detail, "ParameterInvalid") || !strings.Contains(r.Detail, "line 1, column 15") {
+		t.Fatalf("refused query = %+v", r)
 	}
 }
