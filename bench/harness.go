@@ -38,12 +38,22 @@ const (
 	ScenarioDiscard        = "slspipe-discard"
 	ScenarioIdentity       = "slspipe-identity"
 	ScenarioChain          = "slspipe-chain"
+	ScenarioQuery          = "slspipe-query"
+	ScenarioFilterModule   = "slspipe-filter-module"
 	ScenarioSweep          = "sweep"
+)
+
+// The rule-based consumption pair keeps the same ~10% of the logs (field
+// f0 starting with one of six of its 62 letters and digits): once by a
+// query SLS runs on the pull, once by a module after a full pull.
+const (
+	benchQuery       = "* | where f0 like 'a%' or f0 like 'b%' or f0 like 'c%' or f0 like 'd%' or f0 like 'e%' or f0 like 'f%'"
+	benchFilterFirst = "abcdef"
 )
 
 // AllScenarios lists every scenario in the order they run.
 var AllScenarios = []string{ScenarioRawDecode, ScenarioLibrary, ScenarioLibraryNoop, ScenarioJetStreamLimit,
-	ScenarioNoModule, ScenarioDiscard, ScenarioIdentity, ScenarioChain, ScenarioSweep}
+	ScenarioNoModule, ScenarioDiscard, ScenarioIdentity, ScenarioChain, ScenarioQuery, ScenarioFilterModule, ScenarioSweep}
 
 // Source kinds for the slspipe scenarios.
 const (
@@ -451,6 +461,18 @@ func (h *harness) runScenarios(ctx context.Context) error {
 			}
 			return h.runSlspipe(ctx, ScenarioChain, name, st)
 		}},
+		{ScenarioQuery, func() Row {
+			return h.runSlspipe(ctx, ScenarioQuery, "slspipe, query keeping ~10% (SLS filters) → discard", nil)
+		}},
+		{ScenarioFilterModule, func() Row {
+			const name = "slspipe, c_prefix_filter.wasm keeping ~10% → discard"
+			st, err := h.moduleSteps(filepath.Join(h.cfg.ModulesDir, "c_prefix_filter.wasm"))
+			if err != nil {
+				return Row{Key: ScenarioFilterModule, Scenario: name, Unavailable: err.Error()}
+			}
+			st[0].config = map[string]string{"field": "f0", "first": benchFilterFirst}
+			return h.runSlspipe(ctx, ScenarioFilterModule, name, st)
+		}},
 	}
 	runs := map[string][]Row{}
 	for round := 1; round <= h.cfg.Rounds; round++ {
@@ -708,9 +730,15 @@ func (h *harness) runJetStreamLimit(ctx context.Context) Row {
 // process's whole run (stop_time ends it once everything was read).
 func (h *harness) runSlspipe(ctx context.Context, key, scenario string, steps []stepSpec) Row {
 	src := h.slsSource(mainStore)
+	if key == ScenarioQuery {
+		src.query = benchQuery
+	}
 	switch h.source {
 	case SourceSLS:
 	case SourceGenerate:
+		if key == ScenarioQuery {
+			return Row{Key: key, Scenario: scenario, Unavailable: "needs the SLS source"}
+		}
 		src = sourceSpec{generate: true, shards: h.cfg.Shards, count: h.cfg.Records, recordBytes: h.cfg.RecordBytes}
 	default:
 		return Row{Key: key, Scenario: scenario, Unavailable: h.noSLS}
@@ -746,7 +774,7 @@ func (h *harness) runSlspipe(ctx context.Context, key, scenario string, steps []
 			})
 	}
 	var row Row
-	if key == ScenarioDiscard {
+	if discards(key) {
 		m, err := run(sinkSpec{})
 		row = h.discardRow(key, scenario, m, err, h.cfg.Records)
 	} else {
@@ -757,6 +785,21 @@ func (h *harness) runSlspipe(ctx context.Context, key, scenario string, steps []
 	}
 	if h.source == SourceGenerate {
 		row.Note = strings.TrimPrefix(row.Note+"; generate source, not SLS", "; ")
+	}
+	if scraper != nil && (key == ScenarioQuery || key == ScenarioFilterModule) && row.Unavailable == "" {
+		// What the source pulled and what reached the sink, per source log
+		// read, from the last scrape before the process exited (a ratio of
+		// counters of one scrape, so a scrape before the end still gives it).
+		body := scraper.body()
+		read := counterSum(body, pulledLogsMetric)
+		if key == ScenarioQuery {
+			read = counterSum(body, queryReadMetric)
+		}
+		if read > 0 {
+			pulled, kept := counterSum(body, pulledBytesMetric), counterSum(body, sinkRecordsMetric)
+			row.Note = strings.TrimPrefix(fmt.Sprintf("%s; pulled %.1f MB per M source logs, %.1f%% of the logs reached the sink",
+				row.Note, pulled/read, 100*kept/read), "; ")
+		}
 	}
 	if scraper != nil {
 		b := histogramBuckets(scraper.body(), batchLatencyMetric)

@@ -184,3 +184,32 @@ func (h *harness) profile(ctx context.Context, addr, key string) {
 	}
 	h.progress("profile of %s in %s", key, path)
 }
+
+// Metrics the rule-based consumption rows read.
+const (
+	pulledBytesMetric = "slspipe_sls_source_pulled_bytes_total"
+	pulledLogsMetric  = "slspipe_sls_source_logs_total"
+	queryReadMetric   = "slspipe_sls_source_query_read_logs_total"
+	sinkRecordsMetric = "slspipe_sink_records_confirmed_total"
+)
+
+// counterSum adds up every series of counter name in a Prometheus text
+// exposition.
+func counterSum(exposition, name string) float64 {
+	var sum float64
+	sc := bufio.NewScanner(strings.NewReader(exposition))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		if i := strings.LastIndexByte(rest, ' '); i >= 0 {
+			if v, err := strconv.ParseFloat(rest[i+1:], 64); err == nil {
+				sum += v
+			}
+		}
+	}
+	return sum
+}

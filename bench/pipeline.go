@@ -27,11 +27,12 @@ type sourceSpec struct {
 	endpoint    string // http://host:port
 	project     string
 	logstore    string
-	stopTime    int64 // unix seconds
-	maxPerFetch int   // 0: slspipe's default
-	shards      int   // generate only
-	count       int64 // generate only
-	recordBytes int   // generate only
+	stopTime    int64  // unix seconds
+	maxPerFetch int    // 0: slspipe's default
+	query       string // source.sls.query; "" for none
+	shards      int    // generate only
+	count       int64  // generate only
+	recordBytes int    // generate only
 }
 
 type stepSpec struct {
@@ -73,6 +74,9 @@ func writePipeline(dir string, spec pipelineSpec) (string, error) {
 		}
 		if spec.source.maxPerFetch > 0 {
 			s["max_per_fetch"] = spec.source.maxPerFetch
+		}
+		if spec.source.query != "" {
+			s["query"] = spec.source.query
 		}
 		src["sls"] = s
 	}

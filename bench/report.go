@@ -173,7 +173,13 @@ func (r *Report) SourceBenchmark() (slspipe, library float64, ok bool) {
 
 // publishes reports whether the row of scenario key is compared with the
 // JetStream baselines: all but the source benchmark's two rows.
-func publishes(key string) bool { return key != ScenarioLibraryNoop && key != ScenarioDiscard }
+func publishes(key string) bool { return key != ScenarioLibraryNoop && !discards(key) }
+
+// discards reports whether a scenario's slspipe writes into the discard
+// sink: the source benchmark and the rule-based consumption pair.
+func discards(key string) bool {
+	return key == ScenarioDiscard || key == ScenarioQuery || key == ScenarioFilterModule
+}
 
 func ratio(rate, baseline float64) string {
 	if baseline <= 0 || rate <= 0 {

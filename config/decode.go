@@ -19,6 +19,7 @@ type decoder struct {
 	errs    *errList
 	lookup  func(string) (string, bool)
 	baseDir string
+	src     []byte // the file, to place problems inside a scalar
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {

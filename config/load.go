@@ -46,7 +46,7 @@ func Parse(name string, data []byte, lookup func(string) (string, bool), baseDir
 		return nil, errs.result()
 	}
 	p := &Pipeline{}
-	d := &decoder{errs: errs, lookup: lookup, baseDir: baseDir, owner: root}
+	d := &decoder{errs: errs, lookup: lookup, baseDir: baseDir, owner: root, src: data}
 	d.value(root, reflect.ValueOf(p).Elem(), nil, "")
 	if err := errs.result(); err != nil {
 		return nil, err

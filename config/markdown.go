@@ -4,7 +4,17 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+
+	"github.com/slspipe/slspipe/spl"
 )
+
+func splFunctions() []string {
+	var out []string
+	for _, f := range spl.Functions() {
+		out = append(out, "`"+f+"`")
+	}
+	return out
+}
 
 // Markdown returns the reference documentation of the pipeline file,
 // generated from the same spec that drives decoding, so the two cannot
@@ -14,7 +24,66 @@ func Markdown() string {
 	b.WriteString(docIntro)
 	g := docGen{b: &b, seen: map[reflect.Type]string{}}
 	g.section(reflect.TypeFor[Pipeline](), "", "")
+	b.WriteString(queryDoc())
 	return b.String()
+}
+
+// queryDoc documents source.sls.query: the SPL subset slspipe checks and
+// the emulator serves.
+func queryDoc() string {
+	return `
+## Rule-based consumption (` + "`source.sls.query`" + `)
+
+With ` + "`query`" + ` set, every pull carries the statement (` + "`query`" + ` and ` + "`pullMode=scan_on_stream`" + `, as
+the SDK's ` + "`PullLogsWithQuery`" + ` sends them) and SLS answers only the logs and fields it keeps, which
+cuts network, decoding and module work when a pipeline keeps a small part of a logstore. Positions,
+splits and merges, consumer groups, ` + "`stop_time`" + ` and checkpoints work exactly as without it: a pull
+whose groups are all filtered out still moves the cursor, and it is committed.
+
+The statement is parsed and type-checked when the file is loaded (` + "`slspipe validate`" + ` reports a
+problem at its ` + "`file:line:column`" + ` inside the YAML), ` + "`slspipe check`" + ` runs it once against the
+endpoint, ` + "`slspipe test pipeline.yaml`" + ` applies it to the sample records before the steps, and
+` + "`slspipe dev`" + ` serves it from the local emulator. A statement the service refuses stops the pipeline
+before anything is committed. Quote it in YAML (it starts with ` + "`*`" + `, which YAML reads as an alias),
+or write it as a block (` + "`query: |`" + `).
+
+Supported subset (what slspipe checks locally and its emulator serves):
+
+- **Statement:** ` + "`* | instruction | instruction …`" + `, at most 16 instructions and 10 KiB, an optional
+  trailing ` + "`;`" + `, ` + "`--`" + ` comments.
+- **Instructions:** ` + "`where <condition>`" + `; ` + "`extend f = <expr>, …`" + ` (all evaluated on the input log; a null result
+  removes the field); ` + "`project [-wildcard] f, out = f, …`" + ` (keeps the fields named, then adds the renamed
+  ones); ` + "`project-away [-wildcard] f, …`" + `; ` + "`project-rename out = f, …`" + `; ` + "`parse-regexp f, '<RE2>' [as a, b, …]`" + `
+  (without ` + "`as`" + `, every group must be named); ` + "`parse-json [-path='$.a'] [-prefix='p_'] f`" + ` (first-level
+  members; strings unquoted, numbers and booleans as written, objects and arrays as compact JSON, nulls
+  skipped); ` + "`parse-csv [-delim=','] [-quote='\"'] [-strict] f as a, b, …`" + ` (without ` + "`-strict`" + ` extra values are
+  ignored and missing ones not written; with it a log whose count differs is left as it is). A parse
+  instruction leaves a log unchanged when its field is missing or does not match; extracted values
+  overwrite fields of the same name.
+- **Expressions:** string literals ` + "`'…'`" + ` (` + "`''`" + ` for a quote), integers, decimals, ` + "`true`" + `, ` + "`false`" + `, ` + "`null`" + `;
+  fields by name, or ` + "`\"double-quoted\"`" + ` when they hold other characters (` + "`\"__tag__:host\"`" + `);
+  ` + "`= <> != < <= > >=`" + `, ` + "`and`" + ` / ` + "`or`" + ` / ` + "`not`" + ` (three-valued), ` + "`is [not] null`" + `, ` + "`[not] between`" + `, ` + "`[not] in (…)`" + `,
+  ` + "`[not] like '…' [escape 'c']`" + `, ` + "`+ - * / %`" + `, ` + "`||`" + `, ` + "`cast(x as t)`" + ` and ` + "`try_cast`" + ` to varchar, bigint, double,
+  boolean, ` + "`case when … then … else … end`" + `.
+- **Functions:** ` + strings.Join(splFunctions(), ", ") + `.
+
+Semantics where the service's documentation is silent, as slspipe implements them:
+
+- Every log field is **varchar**; comparing or computing a varchar with a number is a type error (as in
+  SLS's SQL): write ` + "`cast(status as bigint) >= 500`" + `, or compare strings (` + "`status >= '500'`" + ` compares
+  byte-wise). A field ` + "`extend`" + ` assigns keeps its type for the instructions that follow.
+- A **missing field is null**: a comparison with it is null, and ` + "`where`" + ` drops a log whose condition is
+  null or false.
+- ` + "`__time__`" + ` and ` + "`__time_ns_part__`" + ` are bigint; ` + "`extend`" + ` may set them, the project instructions keep
+  them, the parse instructions never write them. ` + "`__topic__`" + `, ` + "`__source__`" + ` and ` + "`\"__tag__:<key>\"`" + ` read the
+  log group and cannot be written.
+- A log the statement **fails on** (` + "`cast('abc' as bigint)`" + `, a division by zero) is left out of the answer
+  and counted (` + "`x-log-failedlines`" + `, metric ` + "`slspipe_sls_source_query_failed_logs_total`" + `); ` + "`try_cast`" + ` gives
+  null instead.
+- Kept logs stay in their log groups with the group's topic, source and tags; a group left with no log is
+  not sent.
+- A malformed or unsupported statement is answered 400 ` + "`ParameterInvalid`" + ` with its line and column.
+`
 }
 
 const docIntro = `# Pipeline configuration reference

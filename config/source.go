@@ -3,6 +3,8 @@ package config
 import (
 	"os"
 	"strings"
+
+	"github.com/slspipe/slspipe/spl"
 )
 
 // Source is where records come from: exactly one kind is set.
@@ -98,11 +100,17 @@ type SLSSource struct {
 	HeartbeatTimeout       Duration  `yaml:"heartbeat_timeout" default:"60s" min:"1s" doc:"Time without heartbeats after which the group reassigns this replica's shards; must exceed heartbeat_interval."`
 	Ordered                bool      `yaml:"ordered" default:"true" doc:"Finish a parent shard before reading its children after a split or merge, keeping per-key order."`
 	OnCursorExpired        string    `yaml:"on_cursor_expired" default:"begin" enum:"begin|end|fail" doc:"When a stored cursor has expired (data past its TTL): restart from the oldest data (begin), the newest (end), or stop (fail)."`
+	Query                  string    `yaml:"query" doc:"SPL statement SLS runs on every pull (rule-based consumption), such as * | where cast(status as bigint) >= 500 | project uri, status: only the logs and fields it keeps are sent. Checked when the file is loaded; see Rule-based consumption below for the supported subset."`
 	Retry                  Retry     `yaml:"retry" doc:"Backoff for retryable SLS errors."`
 }
 
 func (s *SLSSource) check(c *checkCtx) {
 	s.SLSAuth.check(c)
+	if s.Query != "" && c.ok("query") {
+		if _, err := spl.Parse(s.Query); err != nil {
+			c.splError("query", s.Query, err)
+		}
+	}
 	switch {
 	case s.Logstore != "" && len(s.Logstores) > 0:
 		c.errorf("logstores", "give logstore or logstores, not both")

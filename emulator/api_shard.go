@@ -8,6 +8,7 @@ import (
 
 	"github.com/slspipe/slspipe/emulator/internal/apierr"
 	"github.com/slspipe/slspipe/emulator/internal/store"
+	"github.com/slspipe/slspipe/spl"
 )
 
 // Pull limits: the service answers 1..1000 groups and returns fewer than
@@ -89,8 +90,12 @@ var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return
 
 func (s *Server) pullLogs(req *request, id int) error {
 	q := req.r.URL.Query()
-	if q.Get("query") != "" {
-		return errParam("SPL queries on pull are not supported by the emulator")
+	var prog *spl.Program
+	if stmt := q.Get("query"); stmt != "" {
+		var err error
+		if prog, err = compileQuery(stmt); err != nil {
+			return err
+		}
 	}
 	count, err := strconv.Atoi(q.Get("count"))
 	if err != nil || count < 1 || count > maxPullCount {
@@ -114,7 +119,7 @@ func (s *Server) pullLogs(req *request, id int) error {
 	bp := bodyPool.Get().(*[]byte)
 	defer bodyPool.Put(bp)
 	res, err := s.store.Read(req.project, req.logstore, id, store.ReadRequest{
-		From: from, Until: until, MaxCount: count, MaxRaw: maxPullRawBytes, Zstd: useZstd,
+		From: from, Until: until, MaxCount: count, MaxRaw: maxPullRawBytes, Zstd: useZstd && prog == nil,
 	}, (*bp)[:0])
 	if err != nil {
 		return err
@@ -122,11 +127,19 @@ func (s *Server) pullLogs(req *request, id int) error {
 	*bp = res.Body[:0]
 
 	h := req.w.Header()
+	body, count, raw := res.Body, res.Count, res.Raw
+	if prog != nil {
+		qs := scratchPool.Get().(*queryScratch)
+		defer scratchPool.Put(qs)
+		if body, count, raw, err = qs.answer(prog, res, useZstd, h); err != nil {
+			return err
+		}
+	}
 	h.Set("Content-Type", "application/x-protobuf")
-	h.Set("Content-Length", strconv.Itoa(len(res.Body)))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("x-log-cursor", encodeCursor(res.Next))
-	h.Set("x-log-count", strconv.Itoa(res.Count))
-	h.Set("x-log-bodyrawsize", strconv.Itoa(res.Raw))
+	h.Set("x-log-count", strconv.Itoa(count))
+	h.Set("x-log-bodyrawsize", strconv.Itoa(raw))
 	if useZstd {
 		h.Set("x-log-compresstype", "zstd")
 	} else {
@@ -136,9 +149,9 @@ func (s *Server) pullLogs(req *request, id int) error {
 		h.Set("x-log-read-last-cursor", strconv.FormatInt(res.Next-1, 10))
 		h.Set("x-log-cursor-time", strconv.FormatInt(res.LastRecv, 10))
 	}
-	s.afterRead(req, id, len(res.Body))
+	s.afterRead(req, id, len(body))
 	req.w.WriteHeader(http.StatusOK)
-	_, _ = req.w.Write(res.Body)
+	_, _ = req.w.Write(body)
 	return nil
 }
 

@@ -38,4 +38,17 @@
 //     the resource is looked up, as on the service.
 //   - Pulls never recompress: each log group is stored once as an LZ4 block
 //     and a pull joins consecutive blocks, re-encoding only their seams.
+//   - A pull with query (rule-based consumption, the SDK's
+//     PullLogsWithQuery) runs the SPL statement (package spl: where,
+//     extend, project, project-away, project-rename, parse-regexp,
+//     parse-json, parse-csv and SQL expressions) on every log of the groups
+//     it reads, and answers what survives: groups keep their topic, source
+//     and tags, a group left empty is not sent, the cursor moves past every
+//     group read. x-log-rawdatacount, x-log-rawdatasize and
+//     x-log-rawdatalines say what was read, x-log-resultlines and
+//     x-log-failedlines what was kept and what the statement failed on (left
+//     out). A malformed or unsupported statement is answered 400
+//     ParameterInvalid, "invalid query: line L, column C: …". Such a pull
+//     decodes, filters and re-encodes; a statement of only where clauses
+//     passes kept logs' bytes through unchanged.
 package emulator

@@ -35,7 +35,7 @@ skip() {
 if command -v "$CLANG" >/dev/null && [[ -d /usr/lib/wasm32-wasi || -d /usr/share/wasi-sysroot ]]; then
 	# Without libc: the SDK's own allocator, bulk-memory for memcpy. behave keeps its
 	# name section so trap stack traces show function names.
-	for name in identity passthrough; do
+	for name in identity passthrough prefix_filter; do
 		"$CLANG" --target=wasm32 -O2 -nostdlib -mbulk-memory -Wl,--no-entry -Wl,--strip-all \
 			-I "$here/sdk/c" -o "$out/c_$name.wasm" "$td/c/$name.c"
 	done

@@ -28,7 +28,9 @@ one policy document granting everything missing. It exits 1 when anything
 is missing or failed. Secrets are never printed.
 
 SLS source: ListShards, GetCursor and a pull of one log group at the end of
-a shard (reads nothing). With consumer_group: creates the group when it does
+a shard (reads nothing). With query set, also one pull of the oldest log
+group of a shard with the statement, which the service parses and runs: a
+statement it refuses is FAILED, with its message. With consumer_group: creates the group when it does
 not exist (as run would), sets its timeout and order (as run does), reads
 its checkpoints. Updating a checkpoint and heartbeating are not probed: a
 checkpoint would move where the group resumes, and a heartbeat joins the

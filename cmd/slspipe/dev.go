@@ -107,6 +107,9 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, path string, o devOpt
 		}
 		cleanups = append(cleanups, func() { _ = srv.Close() })
 		fmt.Fprintf(stdout, "dev: SLS emulator on %s with %s/%s (%d shards)\n", srv.Addr(), src.Project, strings.Join(src.Logstores, ","), o.shards)
+		if src.Query != "" {
+			fmt.Fprintf(stdout, "dev: the emulator runs the source query on every pull: %s\n", src.Query)
+		}
 		if o.rate > 0 {
 			loader = slsload.New(client, src.Project, src.Logstores[0], "request_id")
 			loadCtx, stopLoad := context.WithCancel(ctx)

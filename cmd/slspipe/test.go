@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/engine"
 	"github.com/slspipe/slspipe/internal/recordjson"
+	"github.com/slspipe/slspipe/spl"
 	"github.com/slspipe/slspipe/wasmhost"
 )
 
@@ -63,6 +65,11 @@ taken as their JSON text. In the output, a record a module routes carries
 output carries "_payload" (embedded when it is a JSON object), "_subject" and
 "_hash_key", and a rejected record is printed as
 {"__error__": "...", "__input__": N} where N is its line in the input file.
+
+With a pipeline file whose source has query (rule-based consumption), the SPL
+statement runs on the records first, as SLS runs it on the pull: only what it
+keeps, as it reshapes it, reaches the steps, and a record it fails on is
+printed as an error of step "source.sls.query".
 
 The modules' clock is pinned (--now) so that outputs are reproducible.
 
@@ -132,6 +139,7 @@ func runTest(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, pip
 	defer loader.close(ctx)
 
 	var steps []config.Step
+	var queryFailed []testItem
 	if pipeline != "" {
 		p, err := config.Load(pipeline)
 		var errs *config.Errors
@@ -142,6 +150,15 @@ func runTest(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, pip
 			return err
 		}
 		steps = p.Stages()
+		if src := p.Source.SLS; src != nil && src.Query != "" {
+			// The records stand for the logstore's logs: SLS runs the
+			// statement on them before anything reaches the steps.
+			prog, err := spl.Parse(src.Query)
+			if err != nil {
+				return fmt.Errorf("test: source.sls.query: %w", err)
+			}
+			recs, lines, queryFailed = applyQuery(prog, recs, lines, true)
+		}
 	} else {
 		step, err := moduleStep(o)
 		if err != nil {
@@ -157,6 +174,10 @@ func runTest(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, pip
 	items, err := runTestSteps(ctx, stages, recs, lines, pipeline != "")
 	if err != nil {
 		return err
+	}
+	if len(queryFailed) > 0 {
+		items = append(items, queryFailed...)
+		sort.SliceStable(items, func(i, j int) bool { return items[i].input < items[j].input })
 	}
 	actual := make([]string, len(items))
 	for i, it := range items {

@@ -275,3 +275,50 @@ func TestTestAssemblyScriptAbort(t *testing.T) {
 		t.Fatalf("abort line: %s", got[1])
 	}
 }
+
+// TestTestAppliesSourceQuery: `slspipe test pipeline.yaml` runs the source's
+// SPL statement on the sample records before the steps, as SLS would on
+// the pull, and reports a record the statement fails on.
+func TestTestAppliesSourceQuery(t *testing.T) {
+	pipeline := writeFile(t, "pipeline.yaml", `name: q
+source:
+  sls:
+    endpoint: http://127.0.0.1:9100
+    project: demo
+    logstore: access
+    query: |
+      * | where cast(status as bigint) >= 500
+        | extend slow = try_cast(rt as double) > 1
+        | project uri, status, slow
+sink:
+  stdout: {}
+`)
+	input := `{"__time__":1735689600,"status":"200","uri":"/a","rt":"0.1"}
+{"__time__":1735689600,"status":"503","uri":"/b","rt":"2.5","ua":"curl"}
+{"__time__":1735689600,"status":"oops","uri":"/c"}
+{"__time__":1735689600,"status":"500","uri":"/d"}
+`
+	stdout, stderr, err := runTestCmd(t, input, pipeline, "--input", "-")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	got := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(got) != 3 {
+		t.Fatalf("outputs:\n%s\nwant 3 lines", stdout)
+	}
+	for i, want := range []string{
+		`"status":"503","uri":"/b","slow":"true"}`,
+		`"__step__":"source.sls.query"`,
+		`"status":"500","uri":"/d"}`,
+	} {
+		if !strings.Contains(got[i], want) {
+			t.Errorf("line %d: %s\nwant …%s", i+1, got[i], want)
+		}
+	}
+	if !strings.Contains(got[1], "cannot cast 'oops' to BIGINT") || !strings.Contains(got[1], `"__input__":3`) {
+		t.Errorf("failed record: %s", got[1])
+	}
+	if strings.Contains(stdout, `"ua"`) || strings.Contains(stdout, `"rt"`) {
+		t.Errorf("project left other fields: %s", stdout)
+	}
+}

@@ -148,8 +148,26 @@ func (p *slsProbe) source(ctx context.Context, cfg config.SLSSource, logstore st
 		p.probe(&stop, "PullLogs", "log:GetCursorOrData", ls, func() (string, error) {
 			ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 			defer cancel()
-			res, err := p.c.pull(ctx, logstore, shard, cursor, "", 1, cfg.Compression == "zstd", &pullBatch{})
+			res, err := p.c.pull(ctx, logstore, shard, cursor, "", 1, cfg.Compression == "zstd", "", &pullBatch{})
 			return fmt.Sprintf("pulled %d log groups at the end of shard %d", res.count, shard), err
+		})
+	}
+	if cfg.Query != "" {
+		// Run the statement once where the service evaluates it: on the
+		// oldest log group of the shard.
+		p.probe(&stop, "PullLogs with query", "log:GetCursorOrData", ls, func() (string, error) {
+			ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+			defer cancel()
+			begin, err := p.c.sdk.GetCursor(project, logstore, shard, "begin")
+			if err != nil {
+				return "", err
+			}
+			res, err := p.c.pull(ctx, logstore, shard, begin, "", 1, cfg.Compression == "zstd", cfg.Query, &pullBatch{})
+			if err != nil {
+				return "", fmt.Errorf("the service refused the query: %w", err)
+			}
+			return fmt.Sprintf("query accepted; on the oldest log group of shard %d it kept %d of %d logs, failed on %d",
+				shard, res.lines, res.logsRead, res.failed), nil
 		})
 	}
 	if cfg.ConsumerGroup == "" {

@@ -43,19 +43,30 @@ func (b *pullBatch) weight() int {
 
 // pullResult is a pull answer's metadata.
 type pullResult struct {
-	count      int    // log groups
+	count      int    // log groups answered
 	next       string // cursor to read next
 	readLast   int64  // x-log-read-last-cursor, the last group's cursor number
 	hasLast    bool
 	cursorTime time.Time // x-log-cursor-time, zero when absent
+	body       int       // compressed bytes received
+	// With a query: what the service read before filtering (groups, logs,
+	// raw bytes) and the logs the statement failed on.
+	groupsRead, logsRead, rawRead, failed, lines int
 }
 
 // pull reads up to count log groups of shard from cursor (until end, when
-// set) into b, decoding them.
-func (c *client) pull(ctx context.Context, logstore string, shard int, cursor, end string, count int, useZstd bool, b *pullBatch) (pullResult, error) {
+// set) into b, decoding them. With query set the service runs the SPL
+// statement on the groups it reads (rule-based consumption) and answers
+// what it keeps.
+func (c *client) pull(ctx context.Context, logstore string, shard int, cursor, end string, count int, useZstd bool, query string, b *pullBatch) (pullResult, error) {
 	q := url.Values{"type": {"logs"}, "cursor": {cursor}, "count": {strconv.Itoa(count)}}
 	if end != "" {
 		q.Set("end_cursor", end)
+	}
+	if query != "" {
+		// As the SDK's PullLogsWithQuery sends it.
+		q.Set("query", query)
+		q.Set("pullMode", "scan_on_stream")
 	}
 	enc := "lz4"
 	if useZstd {
@@ -94,6 +105,13 @@ func (c *client) pull(ctx context.Context, logstore string, shard int, cursor, e
 			res.cursorTime = time.Unix(n, 0).UTC()
 		}
 	}
+	if query != "" {
+		res.groupsRead, _ = strconv.Atoi(h.Get("x-log-rawdatacount"))
+		res.logsRead, _ = strconv.Atoi(h.Get("x-log-rawdatalines"))
+		res.rawRead, _ = strconv.Atoi(h.Get("x-log-rawdatasize"))
+		res.failed, _ = strconv.Atoi(h.Get("x-log-failedlines"))
+		res.lines, _ = strconv.Atoi(h.Get("x-log-resultlines"))
+	}
 	rawSize, _ := strconv.Atoi(h.Get("x-log-bodyrawsize"))
 	if rawSize < 0 || rawSize > maxRawPull {
 		return pullResult{}, fmt.Errorf("pull answer: raw size %d out of range", rawSize)
@@ -101,6 +119,7 @@ func (c *client) pull(ctx context.Context, logstore string, shard int, cursor, e
 	if b.comp, err = readBody(resp, b.comp[:0]); err != nil {
 		return pullResult{}, fmt.Errorf("read pull answer: %w", err)
 	}
+	res.body = len(b.comp)
 	b.dec.reset()
 	if res.count == 0 || len(b.comp) == 0 {
 		return res, nil

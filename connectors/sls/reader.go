@@ -54,6 +54,9 @@ func (r *shardReader) run(ctx context.Context) (readEnd, error) {
 	stopCursor := ""
 	idle := s.cfg.FetchInterval.D()
 	what := "pull shard " + strconv.Itoa(shard)
+	if s.cfg.Query != "" {
+		what += " with query " + strconv.Quote(s.cfg.Query)
+	}
 	for {
 		if ctx.Err() != nil {
 			return endCancelled, nil
@@ -81,7 +84,7 @@ func (r *shardReader) run(ctx context.Context) (readEnd, error) {
 		var res pullResult
 		err = s.call(ctx, ls, what, func() error {
 			var err error
-			res, err = s.c.pull(ctx, ls, shard, r.cursor, stopCursor, s.cfg.MaxPerFetch, s.useZstd, b)
+			res, err = s.c.pull(ctx, ls, shard, r.cursor, stopCursor, s.cfg.MaxPerFetch, s.useZstd, s.cfg.Query, b)
 			return err
 		})
 		if err != nil {
@@ -94,6 +97,19 @@ func (r *shardReader) run(ctx context.Context) (readEnd, error) {
 				continue
 			}
 			return s.endOf(ctx, err)
+		}
+		s.countPull(ls, shard, res)
+		pastStop := !stopAt.IsZero() && stopCursor == "" && !res.cursorTime.IsZero() && res.cursorTime.Unix() >= ceilSeconds(stopAt)
+		if s.cfg.Query != "" && len(b.dec.records) == 0 && res.next != r.cursor && res.next != "" && !pastStop {
+			// Every group read was filtered out: hand the engine an empty
+			// batch, so that the cursor past them is committed like any
+			// other (the service will not send these groups again).
+			if err := r.emit(ctx, b, res); err != nil {
+				batches.put(b)
+				return s.endOf(ctx, err)
+			}
+			r.cursor = res.next
+			continue
 		}
 		if res.count == 0 || len(b.dec.records) == 0 {
 			r.unreserve(b)
@@ -117,7 +133,7 @@ func (r *shardReader) run(ctx context.Context) (readEnd, error) {
 			}
 			continue
 		}
-		if !stopAt.IsZero() && stopCursor == "" && !res.cursorTime.IsZero() && res.cursorTime.Unix() >= ceilSeconds(stopAt) {
+		if pastStop {
 			// The batch reaches past stop_time: wait until the stop cursor
 			// is known and pull it again up to there.
 			r.unreserve(b)
@@ -192,12 +208,17 @@ func (r *shardReader) emit(ctx context.Context, b *pullBatch, res pullResult) er
 	groups := b.dec.groups
 	// Log-group cursors are consecutive integers ending at the last read
 	// one, as the SDK computes them; without the header, count from the
-	// cursor read from.
+	// cursor read from. With a query the answered groups are a subset of
+	// those read, so they are named after the pull's cursor instead.
 	first, ok := int64(0), false
-	if res.hasLast {
+	switch {
+	case s.cfg.Query != "":
+	case res.hasLast:
 		first, ok = res.readLast-int64(groups)+1, true
-	} else if n, err := decodeCursorNum(r.cursor); err == nil {
-		first, ok = n, true
+	default:
+		if n, err := decodeCursorNum(r.cursor); err == nil {
+			first, ok = n, true
+		}
 	}
 	cursors := make([]string, groups)
 	for g := range cursors {
@@ -270,4 +291,19 @@ func decodeCursorNum(c string) (int64, error) {
 		return 0, err
 	}
 	return strconv.ParseInt(string(buf[:n]), 10, 64)
+}
+
+// countPull records a pull answer's bytes and, with a query, what the
+// service read and failed on; a failure is also logged with its position,
+// since those logs are not delivered.
+func (s *Source) countPull(ls string, shard int, res pullResult) {
+	s.m.pulledBytes.WithLabelValues(ls).Add(float64(res.body))
+	if s.cfg.Query == "" {
+		return
+	}
+	s.m.queryRead.WithLabelValues(ls).Add(float64(res.logsRead))
+	if res.failed > 0 {
+		s.m.queryFailed.WithLabelValues(ls).Add(float64(res.failed))
+		s.log.Warn("the query failed on logs, which SLS left out", "logstore", ls, "shard", shard, "failed", res.failed, "read", res.logsRead, "next_cursor", res.next)
+	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/engine"
+	"github.com/slspipe/slspipe/spl"
 )
 
 // Source reads SLS logstores; it implements [engine.Source] and
@@ -110,6 +111,13 @@ func NewSource(cfg config.SLSSource, opts ...Option) (*Source, error) {
 	}
 	if cfg.StartPosition.Mode == config.PositionCheckpoint && cfg.ConsumerGroup == "" {
 		return nil, errors.New("sls source: start_position consumer_from_checkpoint needs consumer_group")
+	}
+	if cfg.Query != "" {
+		// Refuse a statement before the first pull; the config loader
+		// reports the same problem at its place in the file.
+		if _, err := spl.Parse(cfg.Query); err != nil {
+			return nil, fmt.Errorf("sls source: query: %w", err)
+		}
 	}
 	ua := "slspipe"
 	if o.pipeline != "" {
