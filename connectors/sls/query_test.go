@@ -2,11 +2,17 @@ package sls_test
 
 import (
 	"context"
+	"encoding/base64"
+	"maps"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/connectors/sls"
+	"github.com/slspipe/slspipe/engine"
+	"github.com/slspipe/slspipe/engine/enginetest"
 	"github.com/slspipe/slspipe/internal/preflight"
 	"github.com/slspipe/slspipe/internal/preflight/preflighttest"
 )
@@ -136,4 +142,112 @@ func TestCheckSourceRunsQuery(t *testing.T) {
 	if r.Status != preflight.Failed || !strings.Contains(r.Detail, "ParameterInvalid") || !strings.Contains(r.Detail, "line 1, column 15") {
 		t.Fatalf("refused query = %+v", r)
 	}
+}
+
+// TestQueryIdentitiesIndependentOfPulls: with a query the service answers
+// a subset of the groups it read, without their cursors, yet a record's
+// identity (and so its JetStream Msg-Id) must not depend on how pulls cut
+// the shard: another max_per_fetch, or a restart from a checkpoint in the
+// middle of the shard, names every record as the first run did.
+func TestQueryIdentitiesIndependentOfPulls(t *testing.T) {
+	srv := startEmulator(t, 1)
+	p := newProducer(srv)
+	p.fill(t, keysN(4), 10, 3) // 40 groups of 3 logs on one shard
+	const query = "* | where key in ('key-001', 'key-002')"
+	const kept = 2 * 10 * 3
+	// read runs the source until want records arrived and returns each
+	// record's identity by its content.
+	read := func(maxPerFetch, want int, committers ...engine.Committer) map[string]string {
+		t.Helper()
+		cfg := sourceConfig(srv)
+		cfg.Query = query
+		cfg.MaxPerFetch = maxPerFetch
+		sink := newIdentitySink()
+		r := startPipeline(t, newSource(t, cfg), sink, committers...)
+		eventually(t, "the kept records", func() bool { return sink.n() >= want })
+		if err := r.stop(t); err != nil {
+			t.Fatal(err)
+		}
+		return sink.snapshot()
+	}
+	first := read(7, kept)
+	if len(first) != kept {
+		t.Fatalf("first run named %d records, want %d", len(first), kept)
+	}
+	same := func(what string, got map[string]string) {
+		t.Helper()
+		for content, id := range got {
+			if first[content] != id {
+				t.Fatalf("%s: record %s is named %q, the first run named it %q", what, content, id, first[content])
+			}
+		}
+	}
+	same("max_per_fetch 3", read(3, kept))
+
+	// A restart from a checkpoint 13 groups into the shard: of the 27
+	// groups left, key-001 and key-002 wrote 13 or 14 (the producer wrote
+	// the keys in turn), so count them rather than guess.
+	c := sdkClient(srv)
+	begin, err := c.GetCursor(project, logstore, 0, "begin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(begin) // cursors are base64 of a group number
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := base64.StdEncoding.EncodeToString([]byte(strconv.FormatInt(n+13, 10)))
+	store := enginetest.NewStore()
+	if err := store.SaveCheckpoints(context.Background(), "p", []engine.Checkpoint{{Logstore: logstore, Shard: 0, Cursor: mid}}); err != nil {
+		t.Fatal(err)
+	}
+	left := 0
+	for g := 13; g < 40; g++ {
+		if k := g % 4; k == 1 || k == 2 {
+			left += 3
+		}
+	}
+	resumed := read(5, left, store)
+	if len(resumed) != left {
+		t.Fatalf("the resumed run named %d records, want %d", len(resumed), left)
+	}
+	same("resumed at group 13", resumed)
+}
+
+// identitySink records each delivered record's identity by its content.
+type identitySink struct {
+	*enginetest.Sink
+	mu  sync.Mutex
+	ids map[string]string // "key/seq" → record id
+}
+
+func newIdentitySink() *identitySink {
+	return &identitySink{Sink: enginetest.NewSink(enginetest.SinkConfig{}), ids: map[string]string{}}
+}
+
+func (s *identitySink) Write(ctx context.Context, recs []engine.Record, c engine.Confirmer) error {
+	s.mu.Lock()
+	for i := range recs {
+		k, _ := recs[i].Get("key")
+		v, _ := recs[i].Get("seq")
+		s.ids[string(k)+"/"+string(v)] = recs[i].ID()
+	}
+	s.mu.Unlock()
+	return s.Sink.Write(ctx, recs, c)
+}
+
+func (s *identitySink) n() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.ids)
+}
+
+func (s *identitySink) snapshot() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.ids)
 }

@@ -43,6 +43,8 @@ type shardReader struct {
 	// lastSize is the weight of the reader's last emitted batch, its
 	// estimate of what the next pull will hold.
 	lastSize int64
+	// qnames names the groups a query answers (source.sls.query).
+	qnames queryNames
 }
 
 // run pulls from r.cursor until the shard ends, stop_time is reached, ctx
@@ -81,12 +83,18 @@ func (r *shardReader) run(ctx context.Context) (readEnd, error) {
 		}
 		b := batches.get()
 		b.Reserved = reserved
+		count := s.cfg.MaxPerFetch
+		if s.cfg.Query != "" {
+			count, err = r.queryCount(ctx, b)
+		}
 		var res pullResult
-		err = s.call(ctx, ls, what, func() error {
-			var err error
-			res, err = s.c.pull(ctx, ls, shard, r.cursor, stopCursor, s.cfg.MaxPerFetch, s.useZstd, s.cfg.Query, b)
-			return err
-		})
+		if err == nil {
+			err = s.call(ctx, ls, what, func() error {
+				var err error
+				res, err = s.c.pull(ctx, ls, shard, r.cursor, stopCursor, count, s.useZstd, s.cfg.Query, b)
+				return err
+			})
+		}
 		if err != nil {
 			r.unreserve(b)
 			batches.put(b)
@@ -209,9 +217,12 @@ func (r *shardReader) emit(ctx context.Context, b *pullBatch, res pullResult) er
 	// Log-group cursors are consecutive integers ending at the last read
 	// one, as the SDK computes them; without the header, count from the
 	// cursor read from. With a query the answered groups are a subset of
-	// those read, so they are named after the pull's cursor instead.
+	// those read: queryNames names them.
 	first, ok := int64(0), false
+	var cursors []string
 	switch {
+	case s.cfg.Query != "" && r.qnames.ok:
+		cursors = r.qnames.nameQueryGroups(groups, res.next)
 	case s.cfg.Query != "":
 	case res.hasLast:
 		first, ok = res.readLast-int64(groups)+1, true
@@ -220,11 +231,15 @@ func (r *shardReader) emit(ctx context.Context, b *pullBatch, res pullResult) er
 			first, ok = n, true
 		}
 	}
-	cursors := make([]string, groups)
+	if cursors == nil {
+		cursors = make([]string, groups)
+	}
 	for g := range cursors {
-		if ok {
+		switch {
+		case cursors[g] != "":
+		case ok:
 			cursors[g] = encodeCursorNum(first + int64(g))
-		} else {
+		default:
 			cursors[g] = r.cursor + "#" + strconv.Itoa(g)
 		}
 	}
