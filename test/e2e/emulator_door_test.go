@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +119,96 @@ func TestEmulatorSignaturesCoverTheBody(t *testing.T) {
 		if status, code := sendSigned(t, addr, uri, h, body); status != http.StatusOK {
 			t.Fatalf("v4=%v: a request signed over its body got %d %s", v4, status, code)
 		}
+	}
+}
+
+// TestEmulatorFaultsAdminNeedsTheKey steers an `slspipe emulator` process's
+// fault injector as a user does with curl, and as a web page in a browser
+// on the same machine might try to: without the key, with a wrong one, from
+// a page (a form post, a no-cors fetch), with a body that is not JSON or
+// too large. Only the curl-like call with the key changes anything.
+func TestEmulatorFaultsAdminNeedsTheKey(t *testing.T) {
+	addr := startEmulatorProcess(t, "demo/door:1")
+	url := "http://" + addr + "/_emulator/faults"
+	fault := `{"match":{"kind":"read"},"count":20,"status":403}`
+	call := func(method, body string, h map[string]string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, url, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var e struct{ ErrorCode string }
+		_ = json.Unmarshal(raw, &e)
+		return resp.StatusCode, e.ErrorCode
+	}
+	key := "Bearer " + emulator.DefaultAccessKeySecret
+	refused := []struct {
+		name   string
+		method string
+		body   string
+		h      map[string]string
+		status int
+		code   string
+	}{
+		{"no key", http.MethodPost, fault, map[string]string{"Content-Type": "application/json"}, http.StatusUnauthorized, "Unauthorized"},
+		{"wrong key", http.MethodPost, fault, map[string]string{"Authorization": "Bearer guess", "Content-Type": "application/json"}, http.StatusUnauthorized, "Unauthorized"},
+		{"the access key id", http.MethodPost, fault, map[string]string{"Authorization": "Bearer " + emulator.DefaultAccessKeyID, "Content-Type": "application/json"}, http.StatusUnauthorized, "Unauthorized"},
+		{"reading without the key", http.MethodGet, "", nil, http.StatusUnauthorized, "Unauthorized"},
+		{"a form posted by a page", http.MethodPost, "match=read", map[string]string{
+			"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://attacker.example", "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate",
+		}, http.StatusForbidden, "Forbidden"},
+		{"a no-cors fetch by a page", http.MethodPost, fault, map[string]string{
+			"Content-Type": "text/plain;charset=UTF-8", "Origin": "http://attacker.example", "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors",
+		}, http.StatusForbidden, "Forbidden"},
+		{"a page that knows the key", http.MethodPost, fault, map[string]string{
+			"Authorization": key, "Content-Type": "application/json", "Origin": "http://attacker.example",
+		}, http.StatusForbidden, "Forbidden"},
+		{"a same-origin page (DNS rebinding)", http.MethodPost, fault, map[string]string{
+			"Authorization": key, "Content-Type": "application/json", "Sec-Fetch-Site": "same-origin",
+		}, http.StatusForbidden, "Forbidden"},
+		{"a body that is not JSON", http.MethodPost, fault, map[string]string{"Authorization": key, "Content-Type": "text/plain"}, http.StatusUnsupportedMediaType, "InvalidContentType"},
+		{"a body too large", http.MethodPut, `{"faults":[` + strings.Repeat(" ", 2<<20) + `]}`, map[string]string{"Authorization": key, "Content-Type": "application/json"}, http.StatusRequestEntityTooLarge, "PostBodyTooLarge"},
+	}
+	for _, c := range refused {
+		if status, code := call(c.method, c.body, c.h); status != c.status || code != c.code {
+			t.Errorf("%s: got %d %s, want %d %s", c.name, status, code, c.status, c.code)
+		}
+	}
+
+	state := func() int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Authorization", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st struct{ Faults []json.RawMessage }
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET with the key: %d", resp.StatusCode)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		return len(st.Faults)
+	}
+	if n := state(); n != 0 {
+		t.Fatalf("refused requests left %d faults planned", n)
+	}
+	if status, code := call(http.MethodPost, fault, map[string]string{"Authorization": key, "Content-Type": "application/json"}); status != http.StatusOK {
+		t.Fatalf("curl with the key: %d %s", status, code)
+	}
+	if n := state(); n != 1 {
+		t.Fatalf("%d faults planned after one was added", n)
 	}
 }
