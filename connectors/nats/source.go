@@ -58,6 +58,10 @@ type Source struct {
 	js   jetstream.JetStream
 	cons jetstream.Consumer
 	key  engine.ShardKey
+	// origin names the stream this process reads, down to its creation
+	// time: a stream created again under the same name starts its
+	// sequences over, so a stored sequence of the old one means nothing.
+	origin string
 
 	mu    sync.Mutex // guards marks
 	marks []batchMark
@@ -104,12 +108,14 @@ func (s *Source) setup(ctx context.Context) error {
 		return fmt.Errorf("nats source: %w", err)
 	}
 	s.js = js
-	if _, err := js.Stream(ctx, s.cfg.Stream); err != nil {
+	st, err := js.Stream(ctx, s.cfg.Stream)
+	if err != nil {
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			return fmt.Errorf("nats source: stream %q does not exist", s.cfg.Stream)
 		}
 		return fmt.Errorf("nats source: look up stream %q: %w", s.cfg.Stream, err)
 	}
+	s.origin = streamOrigin(s.cfg.Stream, st.CachedInfo().Created)
 	ackWait := s.cfg.AckWait.D()
 	if ackWait <= 0 {
 		ackWait = 30 * time.Second
@@ -143,6 +149,9 @@ func (s *Source) Run(ctx context.Context, host engine.Host) error {
 	if res.Found {
 		if floor, err = strconv.ParseUint(res.Cursor, 10, 64); err != nil {
 			return fmt.Errorf("nats source: bad checkpoint cursor %q for %s: %w", res.Cursor, s.key, err)
+		}
+		if err := s.checkFloor(ctx, floor); err != nil {
+			return err
 		}
 	}
 	if err := s.rewind(ctx, floor); err != nil {

@@ -127,3 +127,32 @@ func TestBatchRefusesMessageWithoutMetadata(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceOriginChangesWithTheStream: the source names its shard's
+// origin by the stream's creation time, which survives a restart of the
+// source and changes when the stream is created again.
+func TestSourceOriginChangesWithTheStream(t *testing.T) {
+	srv := startServer(t, natsserver.Options{})
+	_, js := client(t, srv.URL())
+	createStream(t, js, "IN", "in.>")
+	first := newSource(t, sourceConfig(srv.URL()))
+	origin := first.Origin(first.Shard().Logstore)
+	if !strings.HasPrefix(origin, "jetstream://IN?created=") {
+		t.Fatalf("origin %q", origin)
+	}
+	if o := first.Origin("nats:OTHER/x"); o != "" {
+		t.Fatalf("origin of another logstore: %q", o)
+	}
+	if again := newSource(t, sourceConfig(srv.URL())); again.Origin(again.Shard().Logstore) != origin {
+		t.Fatalf("the same stream has origin %q, then %q", origin, again.Origin(again.Shard().Logstore))
+	}
+	if err := js.DeleteStream(context.Background(), "IN"); err != nil {
+		t.Fatal(err)
+	}
+	createStream(t, js, "IN", "in.>")
+	if recreated := newSource(t, sourceConfig(srv.URL())); recreated.Origin(recreated.Shard().Logstore) == origin {
+		t.Fatalf("a stream created again keeps origin %q", origin)
+	}
+}
+
+var _ engine.Origins = (*Source)(nil)
