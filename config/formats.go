@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/slspipe/slspipe/internal/redact"
 )
 
 // formatDocs describes each format for the reference documentation.
@@ -45,7 +47,7 @@ func (d *decoder) format(n *yaml.Node, format, text, path string, v reflect.Valu
 	if text == "" {
 		return // emptiness is for required/check rules to judge
 	}
-	bad := func(want string) { d.errorf(n, "%sexpected %s, got %q", prefix(path), want, text) }
+	bad := func(want string) { d.errorf(n, "%sexpected %s, got %q", prefix(path), want, redact.URLs(text)) }
 	switch format {
 	case "name":
 		if !nameRe.MatchString(text) {
@@ -131,11 +133,14 @@ func normalizeEndpoint(s string) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") ||
 		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		return "", fmt.Errorf("expected an endpoint such as https://cn-hangzhou.log.aliyuncs.com or http://127.0.0.1:9100, got %q", raw)
+		if u != nil && u.User != nil {
+			return "", fmt.Errorf("expected an endpoint such as https://cn-hangzhou.log.aliyuncs.com or http://127.0.0.1:9100, got %q: an endpoint takes no user information (credentials go in access_key_id and access_key_secret)", redact.URL(raw))
+		}
+		return "", fmt.Errorf("expected an endpoint such as https://cn-hangzhou.log.aliyuncs.com or http://127.0.0.1:9100, got %q", redact.URL(raw))
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", fmt.Errorf("endpoint %q has an invalid port", raw)
+			return "", fmt.Errorf("endpoint %q has an invalid port", redact.URL(raw))
 		}
 	}
 	return u.Scheme + "://" + u.Host, nil

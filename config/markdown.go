@@ -107,7 +107,8 @@ starting point.
 - **Times** are unix seconds or RFC 3339 (` + "`2026-01-02T15:04:05Z`" + `).
 - **Paths** are relative to the directory of the pipeline file.
 - **Secrets** (type *secret string*) are never printed: ` + "`validate`" + `, logs and errors show ` + "`<redacted>`" + `.
-  Write them as ` + "`${VAR}`" + ` rather than in the file.
+  Write them as ` + "`${VAR}`" + ` rather than in the file. The user information of a URL
+  (` + "`nats://user:password@host`" + `) is shown as ` + "`<redacted>`" + ` too.
 - **Kinds.** ` + "`source`, `sink` and `dead_letter`" + ` hold exactly one kind key (` + "`sls:`, `nats:`" + `, …) whose
   value holds that kind's settings.
 - **Flink names.** Where the Flink log connector has an equivalent option, its name is given, so a

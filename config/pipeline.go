@@ -21,6 +21,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/slspipe/slspipe/internal/redact"
 )
 
 // Pipeline is one pipeline file, with defaults filled in.
@@ -147,13 +149,50 @@ func (p *Pipeline) Stages() []Step {
 }
 
 // String renders the effective configuration as YAML, defaults included
-// and secrets shown as <redacted>.
+// and secrets shown as <redacted>, as is the user information of URLs
+// (nats://user:password@host).
 func (p *Pipeline) String() string {
-	out, err := yaml.Marshal(p)
+	out, err := yaml.Marshal(p.withoutURLCredentials())
 	if err != nil {
 		return fmt.Sprintf("<unprintable pipeline: %v>", err)
 	}
 	return string(out)
+}
+
+// withoutURLCredentials returns a copy of p for printing, with the user
+// information of its server URLs and endpoints redacted. The copy shares
+// everything else with p.
+func (p *Pipeline) withoutURLCredentials() *Pipeline {
+	q := *p
+	if s := q.Source.SLS; s != nil {
+		c := *s
+		c.Endpoint = redact.URL(c.Endpoint)
+		q.Source.SLS = &c
+	}
+	if s := q.Source.NATS; s != nil {
+		c := *s
+		c.URL = redact.URLs(c.URL)
+		q.Source.NATS = &c
+	}
+	sink := func(s Sink) Sink {
+		if s.NATS != nil {
+			c := *s.NATS
+			c.URL = redact.URLs(c.URL)
+			s.NATS = &c
+		}
+		if s.SLS != nil {
+			c := *s.SLS
+			c.Endpoint = redact.URL(c.Endpoint)
+			s.SLS = &c
+		}
+		return s
+	}
+	q.Sink = sink(q.Sink)
+	if q.DeadLetter != nil {
+		d := sink(*q.DeadLetter)
+		q.DeadLetter = &d
+	}
+	return &q
 }
 
 // Summary describes the pipeline in one line, for example

@@ -36,6 +36,16 @@
 //     the consumer-group actions…) and a denied call is answered 401
 //     Unauthorized, "denied by sts or ram, action: …, resource: …", before
 //     the resource is looked up, as on the service.
+//   - Signatures cover the body: a v1 request with a body needs
+//     Content-MD5 and a v4 request's x-log-content-sha256 must be the
+//     SHA-256 of the body received (400 MissingContentMD5,
+//     InvalidContentMD5, InvalidContentSha256 otherwise), so a captured
+//     request cannot be replayed with another body.
+//   - The fault injector is also served under /_emulator/faults (see
+//     faults.Injector.AdminHandler) to callers presenting the secret of one
+//     of the access keys as "Authorization: Bearer <secret>"; requests a
+//     web page could send (Origin, Sec-Fetch-Site) are refused, bodies must
+//     be JSON of at most 1 MiB.
 //   - Pulls never recompress: each log group is stored once as an LZ4 block
 //     and a pull joins consecutive blocks, re-encoding only their seams.
 //   - A pull with query (rule-based consumption, the SDK's

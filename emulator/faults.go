@@ -8,7 +8,8 @@ import (
 
 // Faults returns the emulator's fault injector: quotas (403 throttling),
 // server errors, latency and dropped connections, all off until configured.
-// It is also served over HTTP under /_emulator/faults.
+// It is also served over HTTP under /_emulator/faults, to callers that
+// present the secret of one of the access keys as a bearer token.
 func (s *Server) Faults() *faults.Injector {
 	return s.faults
 }
@@ -43,7 +44,8 @@ func (s *Server) afterRead(req *request, shard, n int) {
 	s.faults.AfterRead(opFor(req, faults.Read, shard), n)
 }
 
-// serveFaultsAdmin serves the injector's admin API.
+// serveFaultsAdmin serves the injector's admin API to callers that present
+// the secret of one of the emulator's access keys as a bearer token.
 func (s *Server) serveFaultsAdmin(w http.ResponseWriter, r *http.Request) {
-	s.faults.AdminHandler().ServeHTTP(w, r)
+	s.adminFaults.ServeHTTP(w, r)
 }

@@ -353,6 +353,7 @@ func (a faultAdmin) do(t *testing.T, method, body string) faultState {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+emulator.DefaultAccessKeySecret)
 	resp, err := a.client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, a.url, err)

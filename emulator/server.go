@@ -33,6 +33,8 @@ type Server struct {
 	policy   *ram.Policy
 	groups   *groups.Registry
 	faults   *faults.Injector
+	// adminFaults serves faults under /_emulator/faults, guarded.
+	adminFaults http.Handler
 
 	mu      sync.Mutex // guards the fields below
 	httpSrv *http.Server
@@ -63,6 +65,7 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.adminFaults = s.faults.AdminHandler(adminTokens(cfg.accessKeys())...)
 	st, extra, err := store.Open(store.Options{
 		Dir:   cfg.DataDir,
 		Extra: s.groupsSnapshot,

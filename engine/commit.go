@@ -22,13 +22,27 @@ func (p *Pipeline) loadCheckpoints(ctx context.Context) error {
 			}
 		}
 	}
+	unbound, err := p.bindLoaded(loaded)
+	if err != nil {
+		return fmt.Errorf("pipeline %q: %w", p.name, err)
+	}
 	p.mu.Lock()
 	for k, cp := range loaded {
 		p.checkpoints[k] = cp
 	}
+	for _, k := range unbound {
+		p.unbound[k] = true
+	}
 	p.loadedAt = time.Now()
 	p.mu.Unlock()
 	p.log.Info("checkpoints loaded", "shards", len(loaded))
+	if len(unbound) > 0 {
+		first := loaded[unbound[0]]
+		p.log.Warn("stored positions do not say what they were read from (saved by an earlier slspipe): "+
+			"they are taken as positions in what the source reads now and bound to it on their next save; "+
+			"if the source's endpoint, project or stream changed since they were saved, stop and reset the pipeline's positions",
+			"shards", len(unbound), "origin", first.Origin)
+	}
 	return nil
 }
 
@@ -81,7 +95,7 @@ func (p *Pipeline) saveMoved(ctx context.Context) error {
 			sh.lagGauge.Set(now.Sub(t).Seconds())
 		}
 		if dirty {
-			cps = append(cps, Checkpoint{Logstore: sh.key.Logstore, Shard: sh.key.Shard, Cursor: cursor, CursorTime: t})
+			cps = append(cps, Checkpoint{Logstore: sh.key.Logstore, Shard: sh.key.Shard, Cursor: cursor, CursorTime: t, Origin: p.origin(sh.key.Logstore)})
 			moved = append(moved, sh)
 		}
 	}
@@ -99,6 +113,7 @@ func (p *Pipeline) saveMoved(ctx context.Context) error {
 	p.mu.Lock()
 	for _, cp := range cps {
 		p.checkpoints[cp.Key()] = cp
+		delete(p.unbound, cp.Key())
 	}
 	p.mu.Unlock()
 	for i, sh := range moved {

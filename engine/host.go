@@ -86,6 +86,8 @@ func (p *Pipeline) openShard(ctx context.Context, key ShardKey) (Resume, error) 
 		slots:   make(chan struct{}, p.cfg.shardQueueDepth),
 		drained: make(chan struct{}, 1),
 		wm:      newCommitWatermark(cp.Cursor, cp.CursorTime),
+		// A position loaded without its origin is saved again, bound.
+		dirty: found && p.unbound[key],
 	}
 	sh.lagGauge, sh.commitTimeGauge = p.m.shardGauges(key)
 	if found {
@@ -195,7 +197,7 @@ func (p *Pipeline) drainShard(ctx context.Context, key ShardKey) (Checkpoint, er
 	dirty := sh.dirty
 	sh.dirty = false
 	sh.mu.Unlock()
-	cp := Checkpoint{Logstore: key.Logstore, Shard: key.Shard, Cursor: cursor, CursorTime: t}
+	cp := Checkpoint{Logstore: key.Logstore, Shard: key.Shard, Cursor: cursor, CursorTime: t, Origin: p.origin(key.Logstore)}
 	if dirty && cursor != "" {
 		if err := p.saveAll(ctx, []Checkpoint{cp}); err != nil {
 			sh.mu.Lock()
@@ -210,6 +212,9 @@ func (p *Pipeline) drainShard(ctx context.Context, key ShardKey) (Checkpoint, er
 	p.released[key] = true
 	if cursor != "" {
 		p.checkpoints[key] = cp
+	}
+	if dirty {
+		delete(p.unbound, key)
 	}
 	p.mu.Unlock()
 	p.m.forgetShard(key)
@@ -233,8 +238,18 @@ func (p *Pipeline) reloadCheckpoint(ctx context.Context, key ShardKey) error {
 		}
 		for _, cp := range cps {
 			if cp.Key() == key && cp.Cursor != "" {
+				unbound, err := p.bindLoaded(map[ShardKey]Checkpoint{key: cp})
+				if err != nil {
+					return err
+				}
+				if len(unbound) > 0 {
+					cp.Origin = p.origin(key.Logstore)
+				}
 				p.mu.Lock()
 				p.checkpoints[key] = cp
+				if len(unbound) > 0 {
+					p.unbound[key] = true
+				}
 				p.mu.Unlock()
 				return nil
 			}

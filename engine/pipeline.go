@@ -34,6 +34,7 @@ type Pipeline struct {
 	m        *metrics
 	stageM   []stageMetrics
 	recycler BatchRecycler
+	origins  Origins // nil when the source names no origins
 	budget   *byteBudget
 	runq     *runQueue
 
@@ -56,10 +57,11 @@ type Pipeline struct {
 	failed       chan struct{}
 	cancelSource context.CancelFunc
 
-	mu          sync.Mutex // guards shards, checkpoints and released
+	mu          sync.Mutex // guards shards, checkpoints, released and unbound
 	shards      map[ShardKey]*shard
 	checkpoints map[ShardKey]Checkpoint // last loaded or saved
 	released    map[ShardKey]bool       // shards drained and handed back
+	unbound     map[ShardKey]bool       // loaded without an origin; bound on the next save
 	loadedAt    time.Time               // when checkpoints were loaded at start
 
 	saveMu sync.Mutex // serializes collecting and saving checkpoints
@@ -94,6 +96,7 @@ func New(name string, src Source, stages []StageFactory, sink Sink, cfg Config) 
 		shards:      make(map[ShardKey]*shard),
 		checkpoints: make(map[ShardKey]Checkpoint),
 		released:    make(map[ShardKey]bool),
+		unbound:     make(map[ShardKey]bool),
 	}
 	if p.reg == nil {
 		p.reg = prometheus.NewRegistry()
@@ -105,6 +108,7 @@ func New(name string, src Source, stages []StageFactory, sink Sink, cfg Config) 
 		p.stageM = append(p.stageM, p.m.stage(st.Name()))
 	}
 	p.recycler, _ = src.(BatchRecycler)
+	p.origins, _ = src.(Origins)
 	return p, nil
 }
 

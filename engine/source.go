@@ -22,6 +22,27 @@ type Source interface {
 	Run(ctx context.Context, host Host) error
 }
 
+// Origins is implemented by a [Source] whose cursors are positions in
+// something that can change under the same name: an SLS logstore is the
+// logstore of one project at one endpoint, a JetStream stream deleted and
+// created again restarts its sequences. Origin returns, for a logstore the
+// source reads (the Logstore of its [ShardKey]s), the identity of what its
+// cursors are positions in, or "" when there is nothing to check.
+//
+// # Notes
+//
+//   - The pipeline binds every checkpoint it saves to its origin
+//     ([Checkpoint.Origin]) and does not start when a stored checkpoint is
+//     bound to another origin ([OriginMismatchError]).
+//   - A stored checkpoint with no origin (saved before positions were
+//     bound) is taken as a position in the current origin, with one
+//     warning, and bound on the next save.
+//   - Origin is called from any goroutine; it must be cheap and must not
+//     change while the pipeline runs.
+type Origins interface {
+	Origin(logstore string) string
+}
+
 // BatchRecycler is implemented by sources that reuse batch memory. The engine
 // calls RecycleBatch once a batch is done; the source may then reuse the
 // batch and every buffer its records point to. It may be called from any

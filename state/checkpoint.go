@@ -27,6 +27,11 @@ type Checkpoint struct {
 	// CursorTime is the server receive time the cursor points at, when
 	// known; informational (lag reporting).
 	CursorTime time.Time
+	// Origin is what Cursor is a position in (the SLS endpoint, project and
+	// logstore; the JetStream stream's identity), as the engine binds it
+	// ([engine.Checkpoint.Origin]); empty in a checkpoint saved before
+	// positions were bound.
+	Origin string
 	// UpdatedAt is when the checkpoint was saved; Save sets it.
 	UpdatedAt time.Time
 }
@@ -38,6 +43,10 @@ type Checkpoint struct {
 //
 // where key is the logstore name, a zero byte, and the shard as a 4-byte big
 // endian number, so a pipeline's checkpoints sort by logstore, then shard.
+//
+// The record's "origin" came later without a new schema version: a record
+// without it reads as an unbound checkpoint, and an older slspipe reads a
+// record with it, ignoring the field, so a rollback keeps working.
 var (
 	bucketMeta        = []byte("meta")
 	bucketCheckpoints = []byte("checkpoints")
@@ -47,6 +56,7 @@ var (
 type record struct {
 	Cursor     string    `json:"cursor"`
 	CursorTime time.Time `json:"cursor_time,omitzero"`
+	Origin     string    `json:"origin,omitempty"`
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
@@ -116,6 +126,7 @@ func decode(pipeline string, k, v []byte) (Checkpoint, error) {
 		Shard:      int(binary.BigEndian.Uint32(k[i+1:])),
 		Cursor:     r.Cursor,
 		CursorTime: r.CursorTime,
+		Origin:     r.Origin,
 		UpdatedAt:  r.UpdatedAt,
 	}, nil
 }
@@ -157,7 +168,7 @@ func (s *Store) Save(cps []Checkpoint) error {
 			if err != nil {
 				return fmt.Errorf("pipeline %q: %w", cp.Pipeline, err)
 			}
-			v, err := json.Marshal(record{Cursor: cp.Cursor, CursorTime: cp.CursorTime.UTC(), UpdatedAt: now})
+			v, err := json.Marshal(record{Cursor: cp.Cursor, CursorTime: cp.CursorTime.UTC(), Origin: cp.Origin, UpdatedAt: now})
 			if err != nil {
 				return err
 			}

@@ -19,7 +19,7 @@ func (c committer) LoadCheckpoints(_ context.Context, pipeline string) ([]engine
 	}
 	out := make([]engine.Checkpoint, len(cps))
 	for i, cp := range cps {
-		out[i] = engine.Checkpoint{Logstore: cp.Logstore, Shard: cp.Shard, Cursor: cp.Cursor, CursorTime: cp.CursorTime}
+		out[i] = engine.Checkpoint{Logstore: cp.Logstore, Shard: cp.Shard, Cursor: cp.Cursor, CursorTime: cp.CursorTime, Origin: cp.Origin}
 	}
 	return out, nil
 }
@@ -27,7 +27,7 @@ func (c committer) LoadCheckpoints(_ context.Context, pipeline string) ([]engine
 func (c committer) SaveCheckpoints(_ context.Context, pipeline string, cps []engine.Checkpoint) error {
 	in := make([]Checkpoint, len(cps))
 	for i, cp := range cps {
-		in[i] = Checkpoint{Pipeline: pipeline, Logstore: cp.Logstore, Shard: cp.Shard, Cursor: cp.Cursor, CursorTime: cp.CursorTime}
+		in[i] = Checkpoint{Pipeline: pipeline, Logstore: cp.Logstore, Shard: cp.Shard, Cursor: cp.Cursor, CursorTime: cp.CursorTime, Origin: cp.Origin}
 	}
 	return c.s.Save(in)
 }

@@ -1,5 +1,6 @@
 // Package state is slspipe's local checkpoint store: the committed cursor of
-// every (pipeline, logstore, shard), kept in one bbolt file.
+// every (pipeline, logstore, shard) and what it is a position in (its
+// origin), kept in one bbolt file.
 //
 // # Notes
 //

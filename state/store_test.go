@@ -2,6 +2,7 @@ package state
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -482,5 +483,54 @@ func BenchmarkSave16Shards(b *testing.B) {
 		if err := st.Save(cps); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestOriginRoundTripAndSchemaV1Records: a checkpoint keeps what it is a
+// position in; a record written before origins existed (schema version 1
+// without the field) reads back unbound, and a bound record is still a
+// schema 1 record an older slspipe reads.
+func TestOriginRoundTripAndSchemaV1Records(t *testing.T) {
+	st, path := openTemp(t)
+	const origin = "sls://cn-hangzhou.log.aliyuncs.com/proj/nginx"
+	if err := st.Save([]Checkpoint{{Pipeline: "p", Logstore: "nginx", Shard: 0, Cursor: "c0", Origin: origin}}); err != nil {
+		t.Fatal(err)
+	}
+	if cp, ok, err := st.Get("p", "nginx", 0); err != nil || !ok || cp.Origin != origin {
+		t.Fatalf("Get = %+v, %v, %v; want origin %s", cp, ok, err, origin)
+	}
+	// What an earlier slspipe wrote: no origin.
+	err := st.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCheckpoints).Bucket([]byte("p")).Put(encodeKey("nginx", 1), []byte(`{"cursor":"c1","updated_at":"2026-01-02T03:04:05Z"}`))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cps, err := st.Load("p")
+	if err != nil || len(cps) != 2 {
+		t.Fatalf("Load = %+v, %v", cps, err)
+	}
+	if cps[0].Origin != origin || cps[1].Origin != "" || cps[1].Cursor != "c1" {
+		t.Fatalf("loaded %+v", cps)
+	}
+	var raw struct {
+		Cursor string `json:"cursor"`
+	}
+	err = st.db.View(func(tx *bolt.Tx) error {
+		if v := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); v != "1" {
+			return fmt.Errorf("schema version %q", v)
+		}
+		return json.Unmarshal(tx.Bucket(bucketCheckpoints).Bucket([]byte("p")).Get(encodeKey("nginx", 0)), &raw)
+	})
+	if err != nil || raw.Cursor != "c0" {
+		t.Fatalf("a bound record as an older reader sees it: %+v, %v", raw, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	natsconn "github.com/slspipe/slspipe/connectors/nats"
 	slsconn "github.com/slspipe/slspipe/connectors/sls"
 	"github.com/slspipe/slspipe/internal/preflight"
+	"github.com/slspipe/slspipe/internal/redact"
 )
 
 func newCheckCmd() *cobra.Command {
@@ -84,7 +85,7 @@ func checkPipeline(ctx context.Context, p *config.Pipeline, o preflight.Options)
 	name := "slspipe-check/" + p.Name
 	switch src := p.Source; {
 	case src.SLS != nil:
-		r.Add(fmt.Sprintf("source sls: project %q at %s", src.SLS.Project, src.SLS.Endpoint),
+		r.Add(fmt.Sprintf("source sls: project %q at %s", src.SLS.Project, redact.URL(src.SLS.Endpoint)),
 			slsconn.CheckSource(ctx, *src.SLS, o))
 	case src.NATS != nil:
 		r.Add(fmt.Sprintf("source nats: stream %q, durable %q", src.NATS.Stream, src.NATS.Durable),
@@ -93,7 +94,7 @@ func checkPipeline(ctx context.Context, p *config.Pipeline, o preflight.Options)
 	checkSink := func(what string, s config.Sink) {
 		switch {
 		case s.SLS != nil:
-			r.Add(fmt.Sprintf("%s sls: project %q at %s", what, s.SLS.Project, s.SLS.Endpoint),
+			r.Add(fmt.Sprintf("%s sls: project %q at %s", what, s.SLS.Project, redact.URL(s.SLS.Endpoint)),
 				slsconn.CheckSink(ctx, *s.SLS, o))
 		case s.NATS != nil:
 			r.Add(fmt.Sprintf("%s nats: %s, subject %q", what, s.NATS.Mode, s.NATS.Subject),

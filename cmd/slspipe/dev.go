@@ -27,6 +27,7 @@ import (
 	"github.com/slspipe/slspipe/connectors/nats/natsserver"
 	"github.com/slspipe/slspipe/emulator"
 	"github.com/slspipe/slspipe/engine"
+	"github.com/slspipe/slspipe/internal/redact"
 	"github.com/slspipe/slspipe/internal/slsload"
 )
 
@@ -181,7 +182,7 @@ func loopbackHostPort(endpoint, defaultPort string) (string, bool) {
 func startDevEmulator(ctx context.Context, src *config.SLSSource, shards int, logger *slog.Logger) (*emulator.Server, sls.ClientInterface, error) {
 	addr, ok := loopbackHostPort(src.Endpoint, "80")
 	if !ok {
-		return nil, nil, fmt.Errorf("dev runs its own SLS emulator, so source.sls.endpoint must be a loopback address such as http://127.0.0.1:9100, not %s", src.Endpoint)
+		return nil, nil, fmt.Errorf("dev runs its own SLS emulator, so source.sls.endpoint must be a loopback address such as http://127.0.0.1:9100, not %s", redact.URL(src.Endpoint))
 	}
 	id, secret, _ := src.Credentials(os.LookupEnv)
 	if !id.IsSet() || !secret.IsSet() {
@@ -212,7 +213,7 @@ func startDevEmulator(ctx context.Context, src *config.SLSSource, shards int, lo
 func startDevNATS(sink *config.NATSSink, pipeline string) (*natsserver.Server, string, error) {
 	addr, ok := loopbackHostPort(sink.URL, "4222")
 	if !ok {
-		return nil, "", fmt.Errorf("dev runs its own NATS server, so sink.nats.url must be a loopback address such as nats://127.0.0.1:4222, not %s", sink.URL)
+		return nil, "", fmt.Errorf("dev runs its own NATS server, so sink.nats.url must be a loopback address such as nats://127.0.0.1:4222, not %s", redact.URLs(sink.URL))
 	}
 	_, portText, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portText)

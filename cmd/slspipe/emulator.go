@@ -51,6 +51,13 @@ log:GetLogStore, log:ListLogStores, log:GetProject and the like; "log:Get*"
 and "log:*" match several. Use it to try "slspipe check" or a client's
 handling of a missing permission.
 
+Faults (throttling, 5xx, latency, dropped connections) are injected through
+/_emulator/faults, JSON in and out, with the access key secret as a bearer
+token; requests a web page could send are refused:
+
+    curl -H 'Authorization: Bearer ` + emulator.DefaultAccessKeySecret + `' -H 'Content-Type: application/json' \
+      -X POST 127.0.0.1:9100/_emulator/faults -d '{"match":{"kind":"read"},"count":20,"status":403}'
+
 Pointing the Go SDK at it: the SDK sends the project in the Host
 ("<project>.<endpoint>"), which does not resolve locally, so give the SDK an
 http.Client that always dials the emulator:

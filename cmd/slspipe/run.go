@@ -107,7 +107,7 @@ func runLoaded(ctx context.Context, p *config.Pipeline, logger *slog.Logger, std
 	if started != nil {
 		started(pipe, registry)
 	}
-	return pipe.Run(ctx) // its error names the pipeline
+	return explainPositionMismatch(p, pipe.Run(ctx)) // its error names the pipeline
 }
 
 // serveMetrics serves h (/metrics, /healthz, /readyz) on addr until the

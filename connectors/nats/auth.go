@@ -12,6 +12,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/slspipe/slspipe/config"
+	"github.com/slspipe/slspipe/internal/redact"
 )
 
 // reconnectWait is the pause between reconnection attempts; the client
@@ -53,22 +54,6 @@ func connOptions(c config.NATSConn, name string) ([]natsgo.Option, error) {
 		opts = append(opts, natsgo.Secure(cfg))
 	}
 	return opts, nil
-}
-
-// redactURLs hides user information (user:password@ or token@) in a
-// comma-separated list of server URLs, for errors and logs.
-func redactURLs(urls string) string {
-	parts := strings.Split(urls, ",")
-	for i, u := range parts {
-		if at := strings.LastIndexByte(u, '@'); at >= 0 {
-			scheme := ""
-			if j := strings.Index(u, "://"); j >= 0 && j < at {
-				scheme = u[:j+3]
-			}
-			parts[i] = scheme + "***@" + u[at+1:]
-		}
-	}
-	return strings.Join(parts, ",")
 }
 
 func hasTLSScheme(urls string) bool {
@@ -114,7 +99,7 @@ func tlsConfig(t *config.TLS) (*tls.Config, error) {
 func connect(ctx context.Context, c config.NATSConn, name string, extra ...natsgo.Option) (*natsgo.Conn, error) {
 	opts, err := connOptions(c, name)
 	if err != nil {
-		return nil, fmt.Errorf("nats %s: %w", redactURLs(c.URL), err)
+		return nil, fmt.Errorf("nats %s: %w", redact.URLs(c.URL), err)
 	}
 	opts = append(opts, extra...)
 	if dl, ok := ctx.Deadline(); ok {
@@ -122,7 +107,7 @@ func connect(ctx context.Context, c config.NATSConn, name string, extra ...natsg
 	}
 	nc, err := natsgo.Connect(c.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("nats: connect to %s: %w", redactURLs(c.URL), err)
+		return nil, fmt.Errorf("nats: connect to %s: %w", redact.URLs(c.URL), err)
 	}
 	return nc, nil
 }

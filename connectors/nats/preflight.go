@@ -14,6 +14,7 @@ import (
 
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/internal/preflight"
+	"github.com/slspipe/slspipe/internal/redact"
 )
 
 // checkTimeout bounds each preflight call. A request the server's
@@ -40,7 +41,7 @@ const CheckHeader = "Slspipe-Check"
 //     up or publish to; those checks are skipped.
 func CheckSink(ctx context.Context, cfg config.NATSSink, po preflight.Options, opts ...Option) []preflight.Result {
 	o := newOptions(opts)
-	server := redactURLs(cfg.URL)
+	server := redact.URLs(cfg.URL)
 	nc, res, ok := checkConnect(ctx, cfg.NATSConn, o.name)
 	out := []preflight.Result{res}
 	if !ok {
@@ -111,7 +112,7 @@ func CheckSink(ctx context.Context, cfg config.NATSSink, po preflight.Options, o
 // when it does not). Nothing is created or acknowledged.
 func CheckSource(ctx context.Context, cfg config.NATSSource, opts ...Option) []preflight.Result {
 	o := newOptions(opts)
-	server := redactURLs(cfg.URL)
+	server := redact.URLs(cfg.URL)
 	nc, res, ok := checkConnect(ctx, cfg.NATSConn, o.name)
 	out := []preflight.Result{res}
 	if !ok {
@@ -146,7 +147,7 @@ func CheckSource(ctx context.Context, cfg config.NATSSource, opts ...Option) []p
 
 // checkConnect connects once, without reconnecting.
 func checkConnect(ctx context.Context, c config.NATSConn, name string) (*natsgo.Conn, preflight.Result, bool) {
-	r := preflight.Result{Check: "connect", Resource: redactURLs(c.URL)}
+	r := preflight.Result{Check: "connect", Resource: redact.URLs(c.URL)}
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	nc, err := connect(ctx, c, name, natsgo.MaxReconnects(0), natsgo.NoCallbacksAfterClientClose())

@@ -15,6 +15,7 @@ import (
 
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/engine"
+	"github.com/slspipe/slspipe/internal/redact"
 )
 
 // DefaultAckTimeout is how long a JetStream publish waits for its
@@ -101,7 +102,7 @@ func NewSink(ctx context.Context, cfg config.NATSSink, opts ...Option) (*Sink, e
 		return nil, fmt.Errorf("nats sink: %w", err)
 	}
 	s.subject = st
-	log := s.opts.log.With("sink", "nats", "url", redactURLs(cfg.URL))
+	log := s.opts.log.With("sink", "nats", "url", redact.URLs(cfg.URL))
 	nc, err := connect(ctx, cfg.NATSConn, s.opts.name,
 		// Nothing is buffered while disconnected: unconfirmed messages are
 		// published again after the reconnection.

@@ -58,6 +58,10 @@ type Source struct {
 	js   jetstream.JetStream
 	cons jetstream.Consumer
 	key  engine.ShardKey
+	// origin names the stream this process reads, down to its creation
+	// time: a stream created again under the same name starts its
+	// sequences over, so a stored sequence of the old one means nothing.
+	origin string
 
 	mu    sync.Mutex // guards marks
 	marks []batchMark
@@ -104,12 +108,14 @@ func (s *Source) setup(ctx context.Context) error {
 		return fmt.Errorf("nats source: %w", err)
 	}
 	s.js = js
-	if _, err := js.Stream(ctx, s.cfg.Stream); err != nil {
+	st, err := js.Stream(ctx, s.cfg.Stream)
+	if err != nil {
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			return fmt.Errorf("nats source: stream %q does not exist", s.cfg.Stream)
 		}
 		return fmt.Errorf("nats source: look up stream %q: %w", s.cfg.Stream, err)
 	}
+	s.origin = streamOrigin(s.cfg.Stream, st.CachedInfo().Created)
 	ackWait := s.cfg.AckWait.D()
 	if ackWait <= 0 {
 		ackWait = 30 * time.Second
@@ -144,6 +150,9 @@ func (s *Source) Run(ctx context.Context, host engine.Host) error {
 		if floor, err = strconv.ParseUint(res.Cursor, 10, 64); err != nil {
 			return fmt.Errorf("nats source: bad checkpoint cursor %q for %s: %w", res.Cursor, s.key, err)
 		}
+		if err := s.checkFloor(ctx, floor); err != nil {
+			return err
+		}
 	}
 	if err := s.rewind(ctx, floor); err != nil {
 		return err
@@ -163,7 +172,10 @@ func (s *Source) Run(ctx context.Context, host engine.Host) error {
 			}
 			continue
 		}
-		b, last := s.batch(msgs, floor, &next)
+		b, last, err := s.batch(msgs, floor, &next)
+		if err != nil {
+			return err
+		}
 		if b == nil {
 			continue
 		}
@@ -209,7 +221,12 @@ func (s *Source) fetch(ctx context.Context) ([]jetstream.Msg, error) {
 	for m := range first.Messages() {
 		msgs = append(msgs, m)
 	}
-	if err := first.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	// A message received is never dropped, even when the fetch then
+	// failed: the library ends a fetch with an error right after handing
+	// over a message whose metadata does not parse, and batch must see
+	// that message to refuse it rather than let a later acknowledgement
+	// cover it.
+	if err := first.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && len(msgs) == 0 {
 		return nil, err
 	}
 	if len(msgs) == 0 || s.cfg.Batch <= 1 {
@@ -228,13 +245,24 @@ func (s *Source) fetch(ctx context.Context) ([]jetstream.Msg, error) {
 // batch turns fetched messages into a batch, skipping those already
 // emitted (redeliveries) and acknowledging those before floor (committed
 // by an earlier run). It returns nil when nothing is left.
-func (s *Source) batch(msgs []jetstream.Msg, floor uint64, next *uint64) (*engine.Batch, jetstream.Msg) {
+//
+// A message whose JetStream metadata does not parse fails the batch, and
+// nothing of it is emitted or acknowledged: without a stream sequence the
+// message has no place in the commit order, and skipping it would let the
+// next batch's cumulative acknowledgement cover a message never delivered.
+func (s *Source) batch(msgs []jetstream.Msg, floor uint64, next *uint64) (*engine.Batch, jetstream.Msg, error) {
 	var b *engine.Batch
 	var last jetstream.Msg
+	start := *next
 	for _, m := range msgs {
 		meta, err := m.Metadata()
+		if err == nil && meta.Sequence.Stream == 0 {
+			err = errors.New("stream sequence 0")
+		}
 		if err != nil {
-			continue
+			*next = start
+			return nil, nil, fmt.Errorf("nats source: stream %q delivered a message on subject %q whose JetStream metadata does not parse (reply subject %q: %v); stopping without acknowledging it or anything after it",
+				s.cfg.Stream, m.Subject(), m.Reply(), err)
 		}
 		seq := meta.Sequence.Stream
 		if seq < floor {
@@ -267,10 +295,10 @@ func (s *Source) batch(msgs []jetstream.Msg, floor uint64, next *uint64) (*engin
 		last = m
 	}
 	if b == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	b.Position.NextCursor = strconv.FormatUint(*next, 10)
-	return b, last
+	return b, last, nil
 }
 
 // LoadCheckpoints implements [engine.Committer]. The durable consumer keeps

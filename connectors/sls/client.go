@@ -14,6 +14,7 @@ import (
 	sdk "github.com/aliyun/aliyun-log-go-sdk"
 
 	"github.com/slspipe/slspipe/config"
+	"github.com/slspipe/slspipe/internal/redact"
 )
 
 // sdkRetryTimeout bounds the SDK's own retries of one metadata call; the
@@ -39,7 +40,7 @@ func parseEndpoint(s string) (endpoint, error) {
 	}
 	rest = strings.TrimRight(rest, "/")
 	if rest == "" || strings.ContainsAny(rest, "/?#@ ") {
-		return endpoint{}, fmt.Errorf("endpoint %q: want host[:port], optionally with http:// or https://", s)
+		return endpoint{}, fmt.Errorf("endpoint %q: want host[:port], optionally with http:// or https://", redact.URL(s))
 	}
 	ep.host = rest
 	return ep, nil

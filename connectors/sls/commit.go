@@ -86,7 +86,9 @@ func (g *groupCommitter) load(ctx context.Context, logstore string) ([]engine.Ch
 		if cp == nil || cp.CheckPoint == "" {
 			continue
 		}
-		out = append(out, engine.Checkpoint{Logstore: logstore, Shard: cp.ShardID, Cursor: cp.CheckPoint})
+		// The group lives in the logstore it reads: its checkpoints are
+		// positions there by construction.
+		out = append(out, engine.Checkpoint{Logstore: logstore, Shard: cp.ShardID, Cursor: cp.CheckPoint, Origin: s.Origin(logstore)})
 	}
 	return out, nil
 }

@@ -2,8 +2,8 @@ package faults
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 )
@@ -63,8 +63,10 @@ func (in *Injector) State() State {
 	return State{Seed: in.seed, Quotas: in.quotas, Faults: faults, Stats: in.statsLocked()}
 }
 
-// AdminHandler returns the HTTP interface to the Injector, JSON in and out.
-// It ignores the request path, so it can be mounted under any prefix:
+// AdminHandler returns the HTTP interface to the Injector, JSON in and out,
+// for callers that present one of tokens as "Authorization: Bearer
+// <token>". It ignores the request path, so it can be mounted under any
+// prefix:
 //
 //	GET     the State: seed, quotas, faults with their hits, counters
 //	POST    add one Fault (body: a Fault); answers {"id": n}
@@ -72,10 +74,34 @@ func (in *Injector) State() State {
 //	DELETE  with ?id=n remove one fault; without, reset everything
 //	        including the counters; answers the State
 //
-// Errors are answered as {"errorCode","errorMessage"} with status 400, 404
-// or 405.
-func (in *Injector) AdminHandler() http.Handler {
-	return http.HandlerFunc(in.serveAdmin)
+// Errors are answered as {"errorCode","errorMessage"} with status 400, 401,
+// 403, 404, 405, 413 or 415. With curl, against the emulator and its default
+// key:
+//
+//	curl -H 'Authorization: Bearer slspipe-local-secret' -H 'Content-Type: application/json' \
+//	  -X POST 127.0.0.1:9100/_emulator/faults -d '{"match":{"kind":"read"},"count":20,"status":403}'
+//
+// # Notes
+//
+//   - The handler changes how a whole server answers, so it is never open:
+//     a request without a matching token is refused (401 Unauthorized),
+//     and with no tokens given every request is.
+//   - Nothing a web page could send is served, whatever its token: a
+//     request carrying an Origin header or a Sec-Fetch-Site other than
+//     "none" is refused (403 Forbidden), which covers a cross-site form
+//     post, a no-cors fetch and a DNS-rebound page; curl and Go clients
+//     send neither header.
+//   - A body (POST, PUT) must be Content-Type application/json (415
+//     InvalidContentType) and at most 1 MiB, refused (413
+//     PostBodyTooLarge) before more than that is read.
+func (in *Injector) AdminHandler(tokens ...string) http.Handler {
+	g := adminGuard{next: http.HandlerFunc(in.serveAdmin)}
+	for _, t := range tokens {
+		if t != "" {
+			g.tokens = append(g.tokens, []byte(t))
+		}
+	}
+	return g
 }
 
 func (in *Injector) serveAdmin(w http.ResponseWriter, r *http.Request) {
@@ -124,11 +150,18 @@ func (in *Injector) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// decodeBody reads r's JSON body strictly into v, answering 400 on error.
+// decodeBody reads r's JSON body strictly into v, answering 400 on error,
+// or 413 past maxAdminBody bytes (the guard bounds the body before it is
+// read).
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxAdminBody))
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeAdminError(w, http.StatusRequestEntityTooLarge, "PostBodyTooLarge", fmt.Sprintf("body exceeds %d bytes", maxAdminBody))
+			return false
+		}
 		writeAdminError(w, http.StatusBadRequest, "PostBodyInvalid", "invalid JSON body: "+err.Error())
 		return false
 	}
@@ -143,5 +176,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	// The status is already sent; a failed write means the client left.
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // read in a terminal, never embedded in HTML
+	_ = enc.Encode(v)
 }

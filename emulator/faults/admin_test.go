@@ -10,11 +10,17 @@ import (
 	"time"
 )
 
+const testAdminToken = "admin-test-token"
+
 func adminCall(t *testing.T, srv *httptest.Server, method, path, body string, wantStatus int, out any) {
 	t.Helper()
 	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := srv.Client().Do(req)
 	if err != nil {
@@ -40,7 +46,7 @@ func adminCall(t *testing.T, srv *httptest.Server, method, path, body string, wa
 
 func TestAdminHandler(t *testing.T) {
 	in := New()
-	srv := httptest.NewServer(in.AdminHandler())
+	srv := httptest.NewServer(in.AdminHandler(testAdminToken))
 	defer srv.Close()
 
 	// Replace the plan: a seeded 503 rate on writes, a throttle of reads on
@@ -142,3 +148,56 @@ func TestDurationJSON(t *testing.T) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestAdminHandlerGuard: the handler serves only a caller with a token,
+// never what a web page sends, and bounds bodies before reading them.
+func TestAdminHandlerGuard(t *testing.T) {
+	in := New()
+	fault := `{"drop": true, "count": 1}`
+	for _, c := range []struct {
+		name    string
+		handler http.Handler
+		method  string
+		body    string
+		h       map[string]string
+		status  int
+		code    string
+	}{
+		{"no tokens configured", in.AdminHandler(), http.MethodGet, "", map[string]string{"Authorization": "Bearer "}, http.StatusUnauthorized, "Unauthorized"},
+		{"no Authorization", in.AdminHandler(testAdminToken), http.MethodGet, "", nil, http.StatusUnauthorized, "Unauthorized"},
+		{"basic instead of bearer", in.AdminHandler(testAdminToken), http.MethodGet, "", map[string]string{"Authorization": "Basic " + testAdminToken}, http.StatusUnauthorized, "Unauthorized"},
+		{"a prefix of the token", in.AdminHandler(testAdminToken), http.MethodGet, "", map[string]string{"Authorization": "Bearer admin"}, http.StatusUnauthorized, "Unauthorized"},
+		{"Origin", in.AdminHandler(testAdminToken), http.MethodGet, "", map[string]string{"Authorization": "Bearer " + testAdminToken, "Origin": "null"}, http.StatusForbidden, "Forbidden"},
+		{"Sec-Fetch-Site same-site", in.AdminHandler(testAdminToken), http.MethodDelete, "", map[string]string{"Authorization": "Bearer " + testAdminToken, "Sec-Fetch-Site": "same-site"}, http.StatusForbidden, "Forbidden"},
+		{"form body", in.AdminHandler(testAdminToken), http.MethodPost, fault, map[string]string{"Authorization": "Bearer " + testAdminToken, "Content-Type": "application/x-www-form-urlencoded"}, http.StatusUnsupportedMediaType, "InvalidContentType"},
+		{"no Content-Type", in.AdminHandler(testAdminToken), http.MethodPut, `{}`, map[string]string{"Authorization": "Bearer " + testAdminToken}, http.StatusUnsupportedMediaType, "InvalidContentType"},
+		{"declared too large", in.AdminHandler(testAdminToken), http.MethodPut, `{"faults":[` + strings.Repeat(" ", maxAdminBody) + `]}`, map[string]string{"Authorization": "Bearer " + testAdminToken, "Content-Type": "application/json"}, http.StatusRequestEntityTooLarge, "PostBodyTooLarge"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(c.method, "/", strings.NewReader(c.body))
+			for k, v := range c.h {
+				req.Header.Set(k, v)
+			}
+			w := httptest.NewRecorder()
+			c.handler.ServeHTTP(w, req)
+			var e struct{ ErrorCode string }
+			_ = json.Unmarshal(w.Body.Bytes(), &e)
+			if w.Code != c.status || e.ErrorCode != c.code {
+				t.Fatalf("got %d %s (%s), want %d %s", w.Code, e.ErrorCode, w.Body, c.status, c.code)
+			}
+		})
+	}
+	// A body of unknown length (chunked) is cut at the limit while read.
+	req := httptest.NewRequest(http.MethodPut, "/", io.MultiReader(strings.NewReader(`{"faults":[`), strings.NewReader(strings.Repeat(" ", 2*maxAdminBody))))
+	req.ContentLength = -1
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	w := httptest.NewRecorder()
+	in.AdminHandler(testAdminToken).ServeHTTP(w, req)
+	if w.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("chunked body past the limit: %d %s", w.Code, w.Body)
+	}
+	if len(in.Faults()) != 0 {
+		t.Fatalf("a refused request changed the plan: %+v", in.Faults())
+	}
+}

@@ -521,6 +521,11 @@ func (a faultsAdmin) call(t *testing.T, method string, body any) faults.State {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As with curl: the emulator's secret as a bearer token.
+	req.Header.Set("Authorization", "Bearer "+emulator.DefaultAccessKeySecret)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

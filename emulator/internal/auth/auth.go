@@ -11,14 +11,13 @@
 //     dated by the x-log-date header.
 //
 // Body digests (Content-MD5 for v1, x-log-content-sha256 for v4) are checked
-// against the body actually received, so a request altered on the way is
-// refused even when its signature matches the headers.
+// against the body actually received, and a v1 body without Content-MD5 is
+// refused, so a request altered on the way, or replayed with another body,
+// is refused even when its signature matches the headers.
 package auth
 
 import (
 	"crypto/hmac"
-	"crypto/md5"
-	"encoding/hex"
 	"net/http"
 	"strings"
 	"time"
@@ -62,7 +61,9 @@ func NewVerifier(keys map[string]string) *Verifier {
 //   - 401 InvalidAccessKeyId: the access key id is unknown;
 //   - 400 MissingDate, InvalidRequestTime, RequestTimeExpired: the request
 //     date is absent, malformed, or more than MaxClockSkew from now;
-//   - 400 InvalidContentMD5: the body digest header does not match the body;
+//   - 400 MissingContentMD5: a v1 request has a body but no Content-MD5;
+//   - 400 InvalidContentMD5, InvalidContentSha256: the body digest header
+//     does not match the body (a v4 empty-body digest with a body included);
 //   - 401 SignatureNotMatch: the signature is wrong.
 //
 // An STS security token (x-acs-security-token) is accepted with any value: it
@@ -120,22 +121,6 @@ func (v *Verifier) checkSkew(raw string, t time.Time) error {
 		return apierr.New(http.StatusBadRequest, "RequestTimeExpired",
 			"Request time %s has been expired while server time is %s.",
 			raw, now.UTC().Format(http.TimeFormat))
-	}
-	return nil
-}
-
-// checkContentMD5 compares the Content-MD5 header, when sent, with the body.
-// The SDKs send uppercase hex; the comparison ignores case because the
-// signature already pins the exact spelling.
-func checkContentMD5(r *http.Request, body []byte) error {
-	sent := r.Header.Get("Content-MD5")
-	if sent == "" {
-		return nil
-	}
-	sum := md5.Sum(body)
-	if !strings.EqualFold(sent, hex.EncodeToString(sum[:])) {
-		return apierr.New(http.StatusBadRequest, "InvalidContentMD5",
-			"Content-MD5 %s does not match the request body", sent)
 	}
 	return nil
 }

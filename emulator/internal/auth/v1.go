@@ -44,7 +44,7 @@ func (v *Verifier) verifyV1(r *http.Request, body []byte, credential string) err
 	if err := v.checkSkew(date, t); err != nil {
 		return err
 	}
-	if err := checkContentMD5(r, body); err != nil {
+	if err := checkBodyV1(r, body); err != nil {
 		return err
 	}
 

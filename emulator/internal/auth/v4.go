@@ -20,9 +20,6 @@ const (
 	v4Terminator     = "aliyun_v4_request"
 	v4KeyPrefix      = "aliyun_v4"
 	v4Algorithm      = "SLS4-HMAC-SHA256"
-	// emptySHA256 is the digest of an empty body. The SDK also sends it for
-	// bodies it chooses not to hash, so it is accepted for any body.
-	emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 )
 
 // v4Credential is the parsed v4 Authorization header.
@@ -89,18 +86,8 @@ func (v *Verifier) verifyV4(r *http.Request, body []byte, header string) error {
 		return errSignatureNotMatch(cred.signature)
 	}
 
-	payloadHash := r.Header.Get("x-log-content-sha256")
-	if payloadHash == "" {
-		sum := sha256.Sum256(body)
-		payloadHash = hex.EncodeToString(sum[:])
-	} else if payloadHash != emptySHA256 {
-		sum := sha256.Sum256(body)
-		if payloadHash != hex.EncodeToString(sum[:]) {
-			return apierr.New(http.StatusBadRequest, "InvalidContentSha256",
-				"x-log-content-sha256 %s does not match the request body", payloadHash)
-		}
-	}
-	if err := checkContentMD5(r, body); err != nil {
+	payloadHash, err := checkBodyV4(r, body)
+	if err != nil {
 		return err
 	}
 

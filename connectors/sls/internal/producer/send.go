@@ -17,6 +17,7 @@ import (
 	sdk "github.com/aliyun/aliyun-log-go-sdk"
 
 	"github.com/slspipe/slspipe/config"
+	"github.com/slspipe/slspipe/internal/redact"
 )
 
 // apiVersion is the x-log-apiversion the service expects.
@@ -51,7 +52,7 @@ func newEndpoint(auth config.SLSAuth, logstore string, hc *http.Client, lookup f
 		host = strings.TrimPrefix(host, "https://")
 	}
 	if host == "" || strings.ContainsAny(host, "/?#@ ") {
-		return nil, fmt.Errorf("endpoint %q: want host[:port], optionally with http:// or https://", auth.Endpoint)
+		return nil, fmt.Errorf("endpoint %q: want host[:port], optionally with http:// or https://", redact.URL(auth.Endpoint))
 	}
 	if auth.Project == "" || logstore == "" {
 		return nil, errors.New("project and logstore are required")
