@@ -447,7 +447,7 @@ func chaosSLSSink(t *testing.T, table *chaosTable, sc chaosScale) int {
 		k := (i / 20) % chaosKeys
 		ev, _ := json.Marshal(chaosRecord{Seq: strconv.Itoa(i), Key: chaosKey(k), KSeq: strconv.Itoa(kseq[k])})
 		kseq[k]++
-		if _, err := js.PublishAsync("chin.events", ev); err != nil {
+		if _, err := js.PublishAsync("chin.events", ev, jetstream.WithStallWait(30*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -71,7 +71,7 @@ func TestNATSThroughModuleIntoSLS(t *testing.T) {
 	}
 	for i := 0; i < total; i++ {
 		ev, _ := json.Marshal(map[string]string{"user": "u" + strconv.Itoa(i%37), "seq": strconv.Itoa(i), "contact": "user" + strconv.Itoa(i) + "@example.com"})
-		if _, err := js.PublishAsync("events.signup", ev); err != nil {
+		if _, err := js.PublishAsync("events.signup", ev, jetstream.WithStallWait(30*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
