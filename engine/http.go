@@ -14,9 +14,12 @@ import (
 //   - /metrics: the pipeline's Prometheus registry;
 //   - /healthz: 200 while the process is up;
 //   - /readyz: 200 while the pipeline runs and its sink (when it implements
-//     [ReadinessChecker]) is connected, 503 otherwise.
+//     [ReadinessChecker]) is connected, 503 otherwise;
+//   - /: the status page, a self-contained HTML page that polls
+//   - /api/status: [Pipeline.Status] as JSON.
 func (p *Pipeline) Handler() http.Handler {
 	mux := http.NewServeMux()
+	p.handleStatus(mux)
 	mux.Handle("/metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
