@@ -113,7 +113,8 @@ type ShardStatus struct {
 	PendingBatches int `json:"pending_batches"`
 
 	// Owner is the consumer of the consumer group that holds the shard;
-	// empty without a consumer group.
+	// empty without a consumer group. For a ShardElsewhere shard it is the
+	// consumer that last committed the shard's checkpoint.
 	Owner string `json:"owner,omitempty"`
 	// BehindGroups is how many log groups the shard's head is past the
 	// committed cursor; BehindLogs estimates the logs they hold. Absent

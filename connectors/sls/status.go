@@ -15,7 +15,7 @@ import (
 // the pipeline's status: one GetCursor(end) per shard (and, in distributed
 // mode, one GetCheckpoint per logstore) at most this often, and only while
 // someone asks for the status.
-const headRefreshEvery = 5 * time.Second
+var headRefreshEvery = 5 * time.Second
 
 // shardHeads answers the status's questions about the source's shards: who
 // holds them and how far their heads are past the committed cursors. Heads
@@ -32,6 +32,9 @@ type shardHeads struct {
 	want    map[engine.ShardKey]bool
 	heads   map[engine.ShardKey]shardHead
 	members map[engine.ShardKey]groupMember // distributed: the group's checkpoints
+	// firstRead is the cursor of each shard's first pull in this process:
+	// what is behind the head before anything is committed.
+	firstRead map[engine.ShardKey]string
 }
 
 type pullCounts struct{ groups, logs atomic.Int64 }
@@ -46,19 +49,25 @@ type groupMember struct{ cursor, consumer string }
 
 func newShardHeads(s *Source) *shardHeads {
 	h := &shardHeads{src: s, demand: make(chan struct{}, 1), pulls: map[string]*pullCounts{},
-		want: map[engine.ShardKey]bool{}, heads: map[engine.ShardKey]shardHead{}, members: map[engine.ShardKey]groupMember{}}
+		want: map[engine.ShardKey]bool{}, heads: map[engine.ShardKey]shardHead{}, members: map[engine.ShardKey]groupMember{},
+		firstRead: map[engine.ShardKey]string{}}
 	for _, ls := range s.cfg.Logstores {
 		h.pulls[ls] = &pullCounts{}
 	}
 	return h
 }
 
-// pulled counts one emitted pull of logstore.
-func (h *shardHeads) pulled(logstore string, groups, logs int) {
-	if c := h.pulls[logstore]; c != nil {
+// pulled counts one emitted pull of key, read from cursor.
+func (h *shardHeads) pulled(key engine.ShardKey, cursor string, groups, logs int) {
+	if c := h.pulls[key.Logstore]; c != nil {
 		c.groups.Add(int64(groups))
 		c.logs.Add(int64(logs))
 	}
+	h.mu.Lock()
+	if _, ok := h.firstRead[key]; !ok {
+		h.firstRead[key] = cursor
+	}
+	h.mu.Unlock()
 }
 
 // ReportShards implements [engine.ShardReporter]: it completes the engine's
@@ -106,10 +115,14 @@ func (s *Source) ReportShards(shards []engine.ShardStatus) []engine.ShardStatus 
 // mu must be held.
 func (h *shardHeads) behind(row *engine.ShardStatus, key engine.ShardKey) {
 	hd, ok := h.heads[key]
-	if !ok || row.CommittedCursor == "" {
+	from := row.CommittedCursor
+	if from == "" {
+		from = h.firstRead[key] // nothing committed yet
+	}
+	if !ok || from == "" {
 		return
 	}
-	committed, err := decodeCursorNum(row.CommittedCursor)
+	committed, err := decodeCursorNum(from)
 	if err != nil {
 		return
 	}
@@ -206,4 +219,5 @@ func (h *shardHeads) refresh(ctx context.Context) {
 	h.heads = heads
 	h.mu.Unlock()
 }
+
 var _ engine.ShardReporter = (*Source)(nil)
