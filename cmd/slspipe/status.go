@@ -40,6 +40,18 @@ stopped or failed.`,
 			if err != nil {
 				return err
 			}
+			if headsPending(s) {
+				// The first ask starts the source's background read of the
+				// shards' heads: ask again once it had time to answer.
+				select {
+				case <-time.After(700 * time.Millisecond):
+				case <-cmd.Context().Done():
+					return cmd.Context().Err()
+				}
+				if again, err := fetchStatus(cmd.Context(), args[0], timeout); err == nil {
+					s = again
+				}
+			}
 			printStatus(cmd.OutOrStdout(), s, time.Now())
 			if s.State == "stopped" || s.State == "failed" {
 				return exitCode(2)
@@ -49,6 +61,20 @@ stopped or failed.`,
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the answer")
 	return cmd
+}
+
+// headsPending reports whether a running pipeline's source has not read
+// some shard's head yet.
+func headsPending(s engine.Status) bool {
+	if s.State != "running" {
+		return false
+	}
+	for _, sh := range s.Shards {
+		if sh.State == engine.ShardReading && sh.BehindGroups == nil && sh.HeadCheckedAt.IsZero() {
+			return true
+		}
+	}
+	return false
 }
 
 // exitCode is an error that only sets the process's exit status: the
@@ -136,8 +162,8 @@ func printStatus(w io.Writer, s engine.Status, now time.Time) {
 	fmt.Fprintf(w, "errors: %d stage call errors, %d failed checkpoint saves\n", t.StageCallErrors, t.CheckpointFailures)
 
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "SHARD\tSTATE\tOWNER\tLAG\tBEHIND (GROUPS)\tBEHIND (≈LOGS)\tIN FLIGHT\tCOMMITTED DATA FROM\t")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SHARD\tSTATE\tOWNER\tLAG\tBEHIND (GROUPS)\tBEHIND (≈LOGS)\tIN FLIGHT\tCOMMITTED DATA FROM")
 	for _, sh := range s.Shards {
 		owner := sh.Owner
 		if owner == "" {
@@ -151,18 +177,18 @@ func printStatus(w io.Writer, s engine.Status, now time.Time) {
 		if !sh.CommittedTime.IsZero() {
 			committed = sh.CommittedTime.Local().Format(time.DateTime)
 		}
-		fmt.Fprintf(tw, "%s/%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n", sh.Logstore, sh.Shard, sh.State, owner, lag,
+		fmt.Fprintf(tw, "%s/%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", sh.Logstore, sh.Shard, sh.State, owner, lag,
 			optInt(sh.BehindGroups), optInt(sh.BehindLogs), sh.PendingBatches, committed)
 	}
 	if len(s.Shards) == 0 {
-		fmt.Fprintln(tw, "(no shard open)\t\t\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "(no shard open)")
 	}
 	_ = tw.Flush()
 
 	if len(s.Steps) > 0 {
 		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "STEP\tRUNS\tNS/RECORD\tIN\tOUT\tDROPPED\tREJECTED\tCALL ERRORS\tMODULE SHA-256\t")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "STEP\tRUNS\tNS/RECORD\tIN\tOUT\tDROPPED\tREJECTED\tCALL ERRORS\tMODULE SHA-256")
 		for _, st := range s.Steps {
 			runs := st.Kind
 			if st.Module != "" {
@@ -172,7 +198,7 @@ func printStatus(w io.Writer, s engine.Status, now time.Time) {
 			if digest == "" {
 				digest = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%d\t%d\t%d\t%d\t%d\t%s\t\n", st.Name, strings.TrimSpace(runs), st.NsPerRecord,
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%d\t%d\t%d\t%d\t%d\t%s\n", st.Name, strings.TrimSpace(runs), st.NsPerRecord,
 				st.RecordsIn, st.RecordsOut, st.Dropped, st.Skipped+st.DeadLettered, st.CallErrors, digest)
 		}
 		_ = tw.Flush()
