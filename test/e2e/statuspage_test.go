@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -231,6 +232,20 @@ metrics: {listen: "%s"}
 	steps := browsertest.Eval[[]string](t, ctx, `[...document.querySelectorAll("#steps tbody tr[data-step]")].map(tr => tr.dataset.step)`)
 	if !slices.Equal(steps, []string{"encode"}) {
 		t.Errorf("steps table lists %q, want the serializer \"encode\" (the sls deserializer runs natively)", steps)
+	}
+	// slspipe status prints the same shards.
+	out, err := exec.Command(slspipeBin, "status", metricsAddr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("slspipe status %s: %v\n%s", metricsAddr, err, out)
+	}
+	if !strings.HasPrefix(string(out), "pipeline status-page: RUNNING") {
+		t.Errorf("slspipe status output starts %q, want the running pipeline", strings.SplitN(string(out), "\n", 2)[0])
+	}
+	for _, sh := range api.Shards {
+		row := regexp.MustCompile(fmt.Sprintf(`(?m)^%s/%d\s+reading\s+-\s+\S+\s+\d+\s+\d+\s+\d+\s`, sh.Logstore, sh.Shard))
+		if !row.Match(out) {
+			t.Errorf("slspipe status has no reading row with heads for shard %d:\n%s", sh.Shard, out)
+		}
 	}
 	if shot := os.Getenv("SLSPIPE_STATUS_SCREENSHOT"); shot != "" {
 		if err := os.WriteFile(shot, browsertest.Screenshot(t, ctx), 0o644); err != nil {
