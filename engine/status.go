@@ -116,9 +116,9 @@ type ShardStatus struct {
 	// empty without a consumer group. For a ShardElsewhere shard it is the
 	// consumer that last committed the shard's checkpoint.
 	Owner string `json:"owner,omitempty"`
-	// BehindGroups is how many log groups the shard's head, as read at
-	// HeadCheckedAt, is past the committed cursor (a lower bound while data
-	// flows); BehindLogs estimates the logs they hold. Absent while unknown.
+	// BehindGroups is how many log groups the shard's head was past the
+	// committed cursor at HeadCheckedAt; BehindLogs estimates the logs they
+	// hold. Absent while unknown.
 	BehindGroups *int64 `json:"behind_groups,omitempty"`
 	BehindLogs   *int64 `json:"behind_logs,omitempty"`
 	// HeadCheckedAt is when the source last read the shard's head.

@@ -35,13 +35,21 @@ type shardHeads struct {
 	// firstRead is the cursor of each shard's first pull in this process:
 	// what is behind the head before anything is committed.
 	firstRead map[engine.ShardKey]string
+	// since is each shard's position at the latest report, which the next
+	// head read measures from.
+	since map[engine.ShardKey]string
 }
 
 type pullCounts struct{ groups, logs atomic.Int64 }
 
+// shardHead is one read of a shard's head.
 type shardHead struct {
-	num int64 // the end cursor's number: the next log group to be written
-	at  time.Time
+	at time.Time
+	// from is the position the head was compared with, the latest one the
+	// status had shown, and behind the log groups between them.
+	from   string
+	behind int64
+	known  bool
 }
 
 // groupMember is a shard's entry in the consumer group's checkpoints.
@@ -50,7 +58,7 @@ type groupMember struct{ cursor, consumer string }
 func newShardHeads(s *Source) *shardHeads {
 	h := &shardHeads{src: s, demand: make(chan struct{}, 1), pulls: map[string]*pullCounts{},
 		want: map[engine.ShardKey]bool{}, heads: map[engine.ShardKey]shardHead{}, members: map[engine.ShardKey]groupMember{},
-		firstRead: map[engine.ShardKey]string{}}
+		firstRead: map[engine.ShardKey]string{}, since: map[engine.ShardKey]string{}}
 	for _, ls := range s.cfg.Logstores {
 		h.pulls[ls] = &pullCounts{}
 	}
@@ -111,27 +119,20 @@ func (s *Source) ReportShards(shards []engine.ShardStatus) []engine.ShardStatus 
 	return shards
 }
 
-// behind fills in how far the shard's head is past row's committed cursor;
-// mu must be held.
+// behind fills in how far the shard's head was past its committed cursor
+// when the head was last read; mu must be held.
 func (h *shardHeads) behind(row *engine.ShardStatus, key engine.ShardKey) {
+	if from := h.position(row.CommittedCursor, key); from != "" {
+		h.since[key] = from // what the next head read is compared with
+	}
 	hd, ok := h.heads[key]
-	from := row.CommittedCursor
-	if from == "" {
-		from = h.firstRead[key] // nothing committed yet
-	}
-	if !ok || from == "" {
+	if !ok || !hd.known {
 		return
 	}
-	committed, err := decodeCursorNum(from)
-	if err != nil {
-		return
-	}
-	// A head read before the cursor last moved is behind it: nothing more
-	// is known than that little is behind.
-	groups := max(hd.num-committed, 0)
+	groups := hd.behind
 	row.BehindGroups, row.HeadCheckedAt = &groups, hd.at
-	if hd.num == committed && row.State == engine.ShardReading {
-		zero := 0.0 // caught up: the committed time of an idle shard ages
+	if groups == 0 && hd.from == h.position(row.CommittedCursor, key) && row.State == engine.ShardReading {
+		zero := 0.0 // caught up and idle: the committed time of an idle shard ages
 		row.LagSeconds = &zero
 	}
 	if c := h.pulls[key.Logstore]; c != nil {
@@ -140,6 +141,15 @@ func (h *shardHeads) behind(row *engine.ShardStatus, key engine.ShardKey) {
 			row.BehindLogs = &logs
 		}
 	}
+}
+
+// position is the cursor a shard's backlog starts at: the committed one, or
+// before anything is committed, the first one read; mu must be held.
+func (h *shardHeads) position(committed string, key engine.ShardKey) string {
+	if committed != "" {
+		return committed
+	}
+	return h.firstRead[key]
 }
 
 // start reads heads whenever ReportShards asks, at most every
@@ -201,14 +211,26 @@ func (h *shardHeads) refresh(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		// The position is read just before the head, so that both describe
+		// about the same moment.
+		h.mu.Lock()
+		from := h.since[k]
+		if m, ok := h.members[k]; ok && !h.want[k] {
+			from = m.cursor
+		}
+		h.mu.Unlock()
 		cur, err := s.c.sdk.GetCursor(s.cfg.Project, k.Logstore, k.Shard, "end")
 		if err != nil {
 			s.log.Debug("status: reading a shard's head failed", "logstore", k.Logstore, "shard", k.Shard, "err", err)
 			continue
 		}
-		if n, err := decodeCursorNum(cur); err == nil {
-			heads[k] = shardHead{num: n, at: time.Now()}
+		hd := shardHead{at: time.Now(), from: from}
+		end, err1 := decodeCursorNum(cur)
+		pos, err2 := decodeCursorNum(from)
+		if err1 == nil && err2 == nil && from != "" {
+			hd.behind, hd.known = max(end-pos, 0), true
 		}
+		heads[k] = hd
 	}
 	h.mu.Lock()
 	for k, hd := range h.heads {
