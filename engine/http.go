@@ -15,8 +15,10 @@ import (
 //   - /healthz: 200 while the process is up;
 //   - /readyz: 200 while the pipeline runs and its sink (when it implements
 //     [ReadinessChecker]) is connected, 503 otherwise;
-//   - /: the status page, a self-contained HTML page that polls
-//   - /api/status: [Pipeline.Status] as JSON.
+//   - /: the status page, one self-contained HTML page that polls
+//     /api/status;
+//   - /api/status: [Pipeline.Status] as JSON (?since=MS sends only the
+//     samples taken after MS, Unix milliseconds).
 func (p *Pipeline) Handler() http.Handler {
 	mux := http.NewServeMux()
 	p.handleStatus(mux)
