@@ -126,6 +126,10 @@ type Config struct {
 	// machine's throughput drifts over minutes, and baselines and slspipe
 	// are then measured under the same drift. 1 by default.
 	Rounds int
+	// StatusPoll, when set, makes every slspipe run also poll its
+	// /api/status that often, as an open status page does (it polls every
+	// 1.5 s), to measure what watching a pipeline costs it.
+	StatusPoll time.Duration
 	// Progress receives one line per step; discarded when nil.
 	Progress io.Writer
 }
@@ -769,6 +773,9 @@ func (h *harness) runSlspipe(ctx context.Context, key, scenario string, steps []
 				if h.cfg.ProfileDir != "" {
 					wg.Go(func() { h.profile(ctx, metricsAddr, key) })
 				}
+				if h.cfg.StatusPoll > 0 {
+					wg.Go(func() { pollStatus(ctx, "http://"+metricsAddr+"/api/status", h.cfg.StatusPoll) })
+				}
 				scraper.run(ctx, 100*time.Millisecond)
 				wg.Wait()
 			})
@@ -894,6 +901,9 @@ func (h *harness) notes() []string {
 	}
 	if len(h.report.Sweep) > 0 {
 		notes = append(notes, fmt.Sprintf("Sweep: %d records per shard count, slspipe without modules → %s; its time is the process's whole run (start to exit, including startup and shutdown), so small counts understate it.", h.cfg.SweepRecords, h.cfg.SweepSink))
+	}
+	if h.cfg.StatusPoll > 0 {
+		notes = append(notes, fmt.Sprintf("Every slspipe run had its /api/status polled every %s, as an open status page polls it.", h.cfg.StatusPoll))
 	}
 	if h.source == SourceGenerate {
 		notes = append(notes, "slspipe read a generate source (records made inside slspipe), not SLS: its rows are not comparable with the baselines.")

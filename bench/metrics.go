@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -212,4 +213,35 @@ func counterSum(exposition, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// pollStatus asks url (a pipeline's /api/status) every interval until ctx
+// ends, for only the samples it has not seen, as the status page does.
+func pollStatus(ctx context.Context, url string, every time.Duration) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var since int64
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"?since="+strconv.FormatInt(since, 10), nil)
+		if err != nil {
+			return
+		}
+		if resp, err := client.Do(req); err == nil {
+			var s struct {
+				Samples []struct {
+					T int64 `json:"t"`
+				} `json:"samples"`
+			}
+			if json.NewDecoder(resp.Body).Decode(&s) == nil && len(s.Samples) > 0 {
+				since = s.Samples[len(s.Samples)-1].T
+			}
+			resp.Body.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

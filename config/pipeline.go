@@ -64,7 +64,7 @@ type Limits struct {
 
 // Metrics configures the Prometheus endpoint.
 type Metrics struct {
-	Listen string `yaml:"listen" default:"127.0.0.1:9464" format:"listen" doc:"Address serving /metrics; an empty string disables it."`
+	Listen string `yaml:"listen" default:"127.0.0.1:9464" format:"listen" doc:"Address serving the status page (/), /api/status, /metrics, /healthz and /readyz; an empty string disables it."`
 	Pprof  bool   `yaml:"pprof" default:"false" doc:"Also serve Go's profiler under /debug/pprof/ on the same address (CPU and heap profiles of a running pipeline)."`
 }
 

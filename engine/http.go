@@ -14,9 +14,14 @@ import (
 //   - /metrics: the pipeline's Prometheus registry;
 //   - /healthz: 200 while the process is up;
 //   - /readyz: 200 while the pipeline runs and its sink (when it implements
-//     [ReadinessChecker]) is connected, 503 otherwise.
+//     [ReadinessChecker]) is connected, 503 otherwise;
+//   - /: the status page, one self-contained HTML page that polls
+//     /api/status;
+//   - /api/status: [Pipeline.Status] as JSON (?since=MS sends only the
+//     samples taken after MS, Unix milliseconds).
 func (p *Pipeline) Handler() http.Handler {
 	mux := http.NewServeMux()
+	p.handleStatus(mux)
 	mux.Handle("/metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))

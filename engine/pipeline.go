@@ -65,6 +65,8 @@ type Pipeline struct {
 	loadedAt    time.Time               // when checkpoints were loaded at start
 
 	saveMu sync.Mutex // serializes collecting and saving checkpoints
+
+	status *statusTracker // history and latest events for Status
 }
 
 // New creates a pipeline named name. stages run in order; there may be none.
@@ -109,6 +111,11 @@ func New(name string, src Source, stages []StageFactory, sink Sink, cfg Config) 
 	}
 	p.recycler, _ = src.(BatchRecycler)
 	p.origins, _ = src.(Origins)
+	p.status = newStatusTracker(p)
+	p.log = slog.New(warnCapture{next: p.log.Handler(), st: p.status})
+	if p.cfg.deadLetter != nil {
+		p.cfg.deadLetter = deadLetterRecorder{Sink: p.cfg.deadLetter, st: p.status}
+	}
 	return p, nil
 }
 
@@ -133,10 +140,11 @@ func (p *Pipeline) Registry() *prometheus.Registry { return p.reg }
 //     source or stage error) it saves the positions committed so far, which
 //     never include the failed batch, and returns the error.
 //   - Run may be called once.
-func (p *Pipeline) Run(ctx context.Context) error {
+func (p *Pipeline) Run(ctx context.Context) (err error) {
 	if !p.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("run pipeline %q: already started", p.name)
 	}
+	defer func() { p.status.end(err) }()
 	if err := p.loadCheckpoints(ctx); err != nil {
 		return err
 	}
@@ -158,6 +166,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	stopCheckpoints := make(chan struct{})
 	wg.Go(func() { p.checkpointLoop(runCtx, stopCheckpoints) })
+	wg.Go(func() { p.status.run(ctx, runCtx) })
 
 	p.log.Info("pipeline started", "workers", len(workers), "stages", len(p.stages), "on_error", p.cfg.errorPolicy.String())
 	p.running.Store(true)

@@ -8,6 +8,9 @@ need_apt=()
 command -v go >/dev/null || { echo "setup: Go 1.26 is required (https://go.dev/dl/)" >&2; exit 1; }
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
+# The status page's browser tests drive Debian's Chromium over the DevTools
+# protocol (no WebDriver needed); a font keeps its screenshots legible.
+[[ -x /usr/bin/chromium ]] || need_apt+=(chromium fonts-dejavu-core)
 
 if ((${#need_apt[@]})); then
 	if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi

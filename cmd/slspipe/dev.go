@@ -53,7 +53,8 @@ pipelines and modules without a cloud account:
   - a JetStream-enabled NATS server on the sink's URL when it is a loopback
     address, with a stream capturing the sink's subject;
   - the pipeline itself, with a progress line (records/s in and out, lag per
-    shard) and sample output records.
+    shard) and sample output records, and its status page on the metrics
+    listener (http://127.0.0.1:9464/ by default), printed first.
 
 Ctrl-C stops the log writer, drains the pipeline, commits and exits 0. The
 checkpoint file is temporary unless --keep-state is given, since the
@@ -82,6 +83,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, path string, o devOpt
 		return err
 	}
 	logger := newLogger(stderr, p.Log)
+	fmt.Fprintln(stdout, devStatusLine(p.Metrics.Listen))
 	if !o.keepState {
 		dir, err := os.MkdirTemp("", "slspipe-dev-")
 		if err != nil {

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -18,6 +19,10 @@ func main() {
 	defer stop()
 	root := newRootCmd()
 	if err := root.ExecuteContext(ctx); err != nil {
+		var code exitCode
+		if errors.As(err, &code) {
+			os.Exit(int(code))
+		}
 		fmt.Fprintln(os.Stderr, "slspipe:", err)
 		os.Exit(1)
 	}
@@ -33,6 +38,7 @@ another SLS logstore, committing source positions only after the sink confirms.
 
 Start here:
   slspipe emulator --logstore demo/nginx:4   run a local SLS to try things on
+  slspipe status 127.0.0.1:9464              a running pipeline's status
   slspipe version                            print the build version`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -45,6 +51,7 @@ Start here:
 		newRunCmd(),
 		newDevCmd(),
 		newTestCmd(),
+		newStatusCmd(),
 	)
 	return root
 }

@@ -110,10 +110,10 @@ func runLoaded(ctx context.Context, p *config.Pipeline, logger *slog.Logger, std
 	return explainPositionMismatch(p, pipe.Run(ctx)) // its error names the pipeline
 }
 
-// serveMetrics serves h (/metrics, /healthz, /readyz) on addr until the
-// returned stop function is called.
+// serveMetrics serves h (/metrics, /healthz, /readyz, the status page and
+// /api/status) on addr until the returned stop function is called.
 func serveMetrics(mc config.Metrics, h http.Handler, logger *slog.Logger) (stop func(), err error) {
-	addr, paths := mc.Listen, "/metrics /healthz /readyz"
+	addr, paths := mc.Listen, "/ /api/status /metrics /healthz /readyz"
 	if mc.Pprof {
 		mux := http.NewServeMux()
 		mux.Handle("/", h)

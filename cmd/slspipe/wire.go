@@ -81,7 +81,7 @@ func wire(ctx context.Context, p *config.Pipeline, env wireEnv) (_ *parts, err e
 			return nil, err
 		}
 		if f != nil {
-			out.stages = append(out.stages, f)
+			out.stages = append(out.stages, describeStep(f, step))
 		}
 	}
 	if out.sink, err = wireSink(ctx, p.Sink, "sink", env, out); err != nil {

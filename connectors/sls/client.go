@@ -154,6 +154,11 @@ func newClient(cfg config.SLSAuth, lookup func(string) (string, bool), hc *http.
 	}
 	sc.SetHTTPClient(hc)
 	sc.SetRetryTimeout(sdkRetryTimeout)
+	if cl, ok := sc.(*sdk.Client); ok {
+		// The SDK sets its request timeout on first use, in every call,
+		// which races between concurrent first calls; set its default once.
+		cl.RequestTimeOut = 60 * time.Second
+	}
 	if userAgent != "" {
 		sc.SetUserAgent(userAgent)
 	}

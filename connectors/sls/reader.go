@@ -260,6 +260,7 @@ func (r *shardReader) emit(ctx context.Context, b *pullBatch, res pullResult) er
 	r.lastSize = int64(b.Size)
 	s.typicalBatch.Store(r.lastSize)
 	s.m.pulledLogs.WithLabelValues(ls).Add(float64(len(recs)))
+	s.heads.pulled(r.key, r.cursor, groups, len(recs))
 	if err := r.host.Emit(ctx, &b.Batch); err != nil {
 		return fmt.Errorf("%s: emit shard %d batch at cursor %s: %w", s.where(ls), shard, r.cursor, err)
 	}

@@ -54,6 +54,7 @@ type Source struct {
 	pipeline string
 	useZstd  bool
 	commit   *groupCommitter // nil without a consumer group
+	heads    *shardHeads     // the status's view of shard heads and owners
 	// typicalBatch is the weight of the last batch any reader emitted: the
 	// first reservation of a new reader.
 	typicalBatch atomic.Int64
@@ -138,6 +139,7 @@ func NewSource(cfg config.SLSSource, opts ...Option) (*Source, error) {
 	if cfg.ConsumerGroup != "" {
 		s.commit = &groupCommitter{src: s}
 	}
+	s.heads = newShardHeads(s)
 	return s, nil
 }
 
@@ -199,6 +201,7 @@ func (s *Source) RecycleBatch(b *engine.Batch) { batches.recycle(b) }
 func (s *Source) Run(ctx context.Context, host engine.Host) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer s.heads.start(ctx)()
 	var (
 		wg       sync.WaitGroup
 		once     sync.Once

@@ -41,6 +41,7 @@ func main() {
 	flag.StringVar(&cfg.ProfileDir, "profile", "", "write a CPU profile of each slspipe scenario into this directory")
 	flag.IntVar(&cfg.ProfileSeconds, "profile-seconds", 5, "length of each CPU profile")
 	flag.IntVar(&cfg.Rounds, "rounds", 1, "run the scenarios this many times, interleaved, and report each one's median")
+	flag.DurationVar(&cfg.StatusPoll, "status-poll", 0, "also poll each slspipe run's /api/status this often, as an open status page does (it polls every 1.5s)")
 	out := flag.String("out", "", "also write the table to this file")
 	quiet := flag.Bool("q", false, "no progress lines on stderr")
 	flag.Parse()
