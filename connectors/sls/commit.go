@@ -8,6 +8,7 @@ import (
 
 	sdk "github.com/aliyun/aliyun-log-go-sdk"
 
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 	"github.com/slspipe/slspipe/engine"
 )
 
@@ -38,7 +39,7 @@ func (g *groupCommitter) ensureGroup(ctx context.Context, logstore string) error
 	}
 	err := s.call(ctx, logstore, "create consumer group "+cg.ConsumerGroupName, func() error {
 		err := s.c.sdk.CreateConsumerGroup(s.cfg.Project, logstore, cg)
-		if ae, ok := asAPIError(err); ok && ae.Code == "ConsumerGroupAlreadyExist" {
+		if ae, ok := slsapi.AsAPIError(err); ok && ae.Code == "ConsumerGroupAlreadyExist" {
 			return s.c.sdk.UpdateConsumerGroup(s.cfg.Project, logstore, cg)
 		}
 		return err
@@ -117,7 +118,7 @@ func (g *groupCommitter) SaveCheckpoints(ctx context.Context, _ string, cps []en
 		}
 		err := s.call(ctx, cp.Logstore, "update checkpoint of shard "+strconv.Itoa(cp.Shard), func() error {
 			err := s.c.sdk.UpdateCheckpoint(s.cfg.Project, cp.Logstore, s.cfg.ConsumerGroup, s.cfg.ConsumerName, cp.Shard, cp.Cursor, true)
-			if ae, ok := asAPIError(err); ok && (ae.Code == "ShardNotExist" || ae.Code == "ShardNotExsit") {
+			if ae, ok := slsapi.AsAPIError(err); ok && (ae.Code == "ShardNotExist" || ae.Code == "ShardNotExsit") {
 				return nil
 			}
 			return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/slspipe/slspipe/config"
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 	"github.com/slspipe/slspipe/engine"
 )
 
@@ -117,7 +118,7 @@ func (s *Source) heartbeat(ctx context.Context, logstore string, held []int) ([]
 	err := s.call(ctx, logstore, "heartbeat to consumer group "+s.cfg.ConsumerGroup, func() error {
 		var err error
 		assigned, err = s.c.sdk.HeartBeat(s.cfg.Project, logstore, s.cfg.ConsumerGroup, s.cfg.ConsumerName, held)
-		if ae, ok := asAPIError(err); ok && ae.Code == "NotExistConsumerWithBody" {
+		if ae, ok := slsapi.AsAPIError(err); ok && ae.Code == "NotExistConsumerWithBody" {
 			assigned, err = nil, nil
 		}
 		return err

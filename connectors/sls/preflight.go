@@ -14,6 +14,7 @@ import (
 	"github.com/gogo/protobuf/proto"
 
 	"github.com/slspipe/slspipe/config"
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 	"github.com/slspipe/slspipe/internal/preflight"
 )
 
@@ -88,11 +89,10 @@ func newProbe(auth config.SLSAuth, opts []Option) (*slsProbe, []preflight.Result
 	for _, opt := range opts {
 		opt(&o)
 	}
-	ep, err := parseEndpoint(auth.Endpoint)
+	ep, err := slsapi.ParseEndpoint(auth.Endpoint)
 	hc := o.hc
 	if err == nil && hc == nil {
-		hc = newHTTPClient(ep)
-		hc.Timeout = checkTimeout
+		hc, err = slsapi.NewHTTPClient(ep, slsapi.ClientOptions{Timeout: checkTimeout})
 	}
 	var c *client
 	if err == nil {
@@ -105,7 +105,8 @@ func newProbe(auth config.SLSAuth, opts []Option) (*slsProbe, []preflight.Result
 		}}, false
 	}
 	var pairs []string
-	for _, s := range []string{c.keySecret, c.keyID, c.token} {
+	cred, _ := c.Creds.GetCredentials()
+	for _, s := range []string{cred.AccessKeySecret, cred.AccessKeyID, cred.SecurityToken} {
 		if s != "" {
 			pairs = append(pairs, s, "<redacted>")
 		}
@@ -115,7 +116,7 @@ func newProbe(auth config.SLSAuth, opts []Option) (*slsProbe, []preflight.Result
 
 // source probes the calls of the source on one logstore.
 func (p *slsProbe) source(ctx context.Context, cfg config.SLSSource, logstore string) {
-	project := p.c.project
+	project := p.c.Name
 	ls := logstoreARN(project, logstore)
 	var stop string // why the rest of this logstore is skipped
 
@@ -161,7 +162,7 @@ func (p *slsProbe) source(ctx context.Context, cfg config.SLSSource, logstore st
 	group := groupARN(project, logstore, name)
 	p.probe(&stop, "CreateConsumerGroup", "log:CreateConsumerGroup", groupARN(project, logstore, "*"), func() (string, error) {
 		err := p.c.sdk.CreateConsumerGroup(project, logstore, cg)
-		if ae, ok := asAPIError(err); ok && ae.Code == "ConsumerGroupAlreadyExist" {
+		if ae, ok := slsapi.AsAPIError(err); ok && ae.Code == "ConsumerGroupAlreadyExist" {
 			return fmt.Sprintf("consumer group %q exists", name), nil
 		}
 		return fmt.Sprintf("created consumer group %q (run creates it too)", name), err
@@ -190,7 +191,7 @@ func (p *slsProbe) source(ctx context.Context, cfg config.SLSSource, logstore st
 
 // sink probes the calls of the sink on logstore.
 func (p *slsProbe) sink(_ context.Context, logstore string, po preflight.Options) {
-	project := p.c.project
+	project := p.c.Name
 	ls := logstoreARN(project, logstore)
 	var stop string
 	p.probe(&stop, "ListShards", "log:ListShards", ls, func() (string, error) {
@@ -262,15 +263,15 @@ var denial = regexp.MustCompile(`action:\s*([A-Za-z0-9:*]+),\s*resource:\s*(\S+)
 // other calls (*stop); rejected credentials, a missing project or an
 // unreachable endpoint stop everything (p.halt).
 func (p *slsProbe) judge(res preflight.Result, err error, stop *string) preflight.Result {
-	project := p.c.project
-	ae, ok := asAPIError(err)
+	project := p.c.Name
+	ae, ok := slsapi.AsAPIError(err)
 	if !ok {
 		ae, ok = foldedAPIError(err)
 	}
 	if !ok {
-		res.Status, res.Detail = preflight.Failed, describe(err)
-		if isNetwork(err) {
-			res.Detail = "endpoint " + p.c.ep.raw + " unreachable: " + describe(err)
+		res.Status, res.Detail = preflight.Failed, slsapi.Describe(err)
+		if slsapi.IsNetwork(err) {
+			res.Detail = "endpoint " + p.c.Endpoint.Raw + " unreachable: " + slsapi.Describe(err)
 			p.halt = "endpoint unreachable"
 		}
 		return res
@@ -305,7 +306,7 @@ func (p *slsProbe) judge(res preflight.Result, err error, stop *string) prefligh
 		p.halt = "credentials rejected"
 	case ae.Code == "ProjectNotExist":
 		res.Status = preflight.Missing
-		res.Detail = fmt.Sprintf("project %q does not exist at %s (ProjectNotExist)%s", project, p.c.ep.raw, req)
+		res.Detail = fmt.Sprintf("project %q does not exist at %s (ProjectNotExist)%s", project, p.c.Endpoint.Raw, req)
 		res.Fix = "check project and endpoint (the project's region)"
 		p.halt = "project does not exist"
 	case ae.Code == "LogStoreNotExist":
@@ -334,7 +335,7 @@ func (p *slsProbe) judge(res preflight.Result, err error, stop *string) prefligh
 // into a plain string.
 var foldedCode = regexp.MustCompile(`\b(Unauthorized|InvalidAccessKeyId|SignatureNotMatch|ProjectNotExist|LogStoreNotExist|ConsumerGroupNotExist|RequestTimeExpired)\b`)
 
-func foldedAPIError(err error) (*apiError, bool) {
+func foldedAPIError(err error) (*slsapi.APIError, bool) {
 	var se *sdk.Error
 	if errors.As(err, &se) && se.HTTPCode <= 0 {
 		return nil, false // a transport failure
@@ -343,7 +344,7 @@ func foldedAPIError(err error) (*apiError, bool) {
 	if m == nil {
 		return nil, false
 	}
-	return &apiError{Code: m[1], Message: err.Error()}, true
+	return &slsapi.APIError{Code: m[1], Message: err.Error()}, true
 }
 
 // anyRegionAccount replaces the region and account of an SLS resource name

@@ -215,5 +215,5 @@ func (s *Source) Run(ctx context.Context, host engine.Host) error {
 
 // where names a logstore for error messages.
 func (s *Source) where(logstore string) string {
-	return fmt.Sprintf("sls logstore %q (project %q, endpoint %s)", logstore, s.cfg.Project, s.c.ep.raw)
+	return fmt.Sprintf("sls logstore %q (project %q, endpoint %s)", logstore, s.cfg.Project, s.c.Endpoint.Raw)
 }

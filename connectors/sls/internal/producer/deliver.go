@@ -3,8 +3,9 @@ package producer
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
+
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 )
 
 // deliver compresses and sends b, retrying what may succeed later, then
@@ -68,13 +69,7 @@ func (p *Producer) send(b *batch, out *[]byte) (int, error) {
 	}
 }
 
-// backoff is the wait after the given failed attempt: base·2^(attempt−1),
-// capped, with the upper half jittered so that senders spread out.
+// backoff is the wait after the given failed attempt (from 1).
 func (p *Producer) backoff(attempt int) time.Duration {
-	d := p.maxBackoff
-	if attempt < 32 {
-		d = min(p.baseBackoff<<(attempt-1), p.maxBackoff)
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return slsapi.Backoff{Base: p.baseBackoff, Max: p.maxBackoff}.Delay(attempt - 1)
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 )
 
 // Errors callers may branch on (with errors.Is).
@@ -65,17 +67,18 @@ func (e *SendError) Error() string {
 func (e *SendError) Unwrap() error { return e.Err }
 
 // retryable reports whether sending the same batch again may succeed:
-// throttling (403), server errors (5xx, 429) and transport errors; not
-// a cancelled send.
+// throttling (403 quota, 429), server errors (5xx) and transport errors;
+// not a cancelled send.
 func retryable(err error) bool {
 	var se *SendError
 	if !errors.As(err, &se) {
 		return false
 	}
-	switch {
-	case se.Status == 0:
+	if se.Status == 0 {
 		return se.Err != nil && !errors.Is(se.Err, context.Canceled)
-	case se.Status == http.StatusForbidden, se.Status == http.StatusTooManyRequests, se.Status >= 500:
+	}
+	switch slsapi.ClassifyAnswer(se.Status, se.Code) {
+	case slsapi.Retry, slsapi.Throttled:
 		return true
 	}
 	return false
