@@ -20,17 +20,17 @@ type client struct {
 
 // newClient builds the client for cfg. hc, when nil, is the HTTP client
 // for cfg's endpoint.
-func newClient(cfg config.SLSAuth, lookup func(string) (string, bool), hc *http.Client, userAgent string) (*client, error) {
+func newClient(cfg config.SLSAuth, co slsapi.CredentialOptions, hc *http.Client, userAgent string) (*client, error) {
 	ep, err := slsapi.ParseEndpoint(cfg.Endpoint)
 	if err != nil {
 		return nil, err
 	}
-	creds, err := slsapi.NewCredentials(cfg, lookup)
+	creds, err := slsapi.NewCredentials(cfg, co)
 	if err != nil {
 		return nil, err
 	}
 	if hc == nil {
-		if hc, err = slsapi.NewHTTPClient(ep, slsapi.ClientOptions{}); err != nil {
+		if hc, err = slsapi.NewHTTPClient(ep, slsapi.ClientOptions{CAFile: cfg.CAFile}); err != nil {
 			return nil, err
 		}
 	}

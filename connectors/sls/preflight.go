@@ -92,11 +92,11 @@ func newProbe(auth config.SLSAuth, opts []Option) (*slsProbe, []preflight.Result
 	ep, err := slsapi.ParseEndpoint(auth.Endpoint)
 	hc := o.hc
 	if err == nil && hc == nil {
-		hc, err = slsapi.NewHTTPClient(ep, slsapi.ClientOptions{Timeout: checkTimeout})
+		hc, err = slsapi.NewHTTPClient(ep, slsapi.ClientOptions{CAFile: auth.CAFile, Timeout: checkTimeout})
 	}
 	var c *client
 	if err == nil {
-		c, err = newClient(auth, o.lookup, hc, "slspipe-check")
+		c, err = newClient(auth, slsapi.CredentialOptions{Lookup: o.lookup, Logger: o.logger}, hc, "slspipe-check")
 	}
 	if err != nil {
 		return nil, []preflight.Result{{
@@ -104,14 +104,40 @@ func newProbe(auth config.SLSAuth, opts []Option) (*slsProbe, []preflight.Result
 			Detail: err.Error(),
 		}}, false
 	}
+	who := preflight.Result{Status: preflight.OK, Check: "credentials", Resource: projectARN(auth.Project)}
+	cred, err := c.Creds.Current()
+	if err != nil {
+		who.Status, who.Detail = preflight.Failed, err.Error()
+		who.Fix = "see docs/operations.md, \"Credentials\", for what each provider needs"
+		return nil, []preflight.Result{who}, false
+	}
+	who.Detail = describeCredentials(cred, time.Now())
 	var pairs []string
-	cred, _ := c.Creds.GetCredentials()
 	for _, s := range []string{cred.AccessKeySecret, cred.AccessKeyID, cred.SecurityToken} {
 		if s != "" {
 			pairs = append(pairs, s, "<redacted>")
 		}
 	}
-	return &slsProbe{c: c, scrub: strings.NewReplacer(pairs...)}, nil, true
+	scrub := strings.NewReplacer(pairs...)
+	who.Detail = scrub.Replace(who.Detail)
+	return &slsProbe{c: c, scrub: scrub, out: []preflight.Result{who}}, nil, true
+}
+
+// describeCredentials says which provider answered and when its
+// credentials expire, never what they are.
+func describeCredentials(a slsapi.Answer, now time.Time) string {
+	kind := "an access key"
+	if a.SecurityToken != "" {
+		kind = "temporary credentials (STS token)"
+	}
+	s := fmt.Sprintf("provider %s answered with %s", a.Provider, kind)
+	if a.Expiry.IsZero() {
+		if a.SecurityToken != "" {
+			return s + "; expiry unknown: a static token is not renewed"
+		}
+		return s + "; no expiry"
+	}
+	return s + fmt.Sprintf("; expires %s (in %s), renewed before", a.Expiry.UTC().Format(time.RFC3339), a.Expiry.Sub(now).Round(time.Second))
 }
 
 // source probes the calls of the source on one logstore.
@@ -230,7 +256,12 @@ func (p *slsProbe) probe(stop *string, check, action, resource string, call func
 		p.skip(check, action, resource, "not checked: "+why)
 		return
 	}
-	detail, err := call()
+	var detail string
+	err := p.c.Creds.Retry(func() error {
+		var err error
+		detail, err = call()
+		return err
+	})
 	res := preflight.Result{Status: preflight.OK, Check: check, Action: action, Resource: resource, Detail: detail}
 	if err != nil {
 		res = p.judge(res, err, stop)
@@ -264,6 +295,12 @@ var denial = regexp.MustCompile(`action:\s*([A-Za-z0-9:*]+),\s*resource:\s*(\S+)
 // unreachable endpoint stop everything (p.halt).
 func (p *slsProbe) judge(res preflight.Result, err error, stop *string) preflight.Result {
 	project := p.c.Name
+	var ce *slsapi.CredentialsError
+	if errors.As(err, &ce) {
+		res.Status, res.Detail = preflight.Failed, ce.Error()
+		p.halt = "credentials rejected"
+		return res
+	}
 	ae, ok := slsapi.AsAPIError(err)
 	if !ok {
 		ae, ok = foldedAPIError(err)

@@ -21,7 +21,9 @@ func (s *Source) call(ctx context.Context, logstore, what string, fn func() erro
 	retries, throttled := 0, 0
 	backoff := slsapi.Backoff{Base: s.cfg.Retry.BaseBackoff.D(), Max: s.cfg.Retry.MaxBackoff.D()}
 	for {
-		err := fn()
+		// A request refused for an expired or invalid security token is
+		// signed again with renewed credentials inside Retry: no retry here.
+		err := s.c.Creds.Retry(fn)
 		if err == nil {
 			s.reached.Store(true)
 			return nil
@@ -30,7 +32,16 @@ func (s *Source) call(ctx context.Context, logstore, what string, fn func() erro
 			return ctx.Err()
 		}
 		var wait time.Duration
-		switch slsapi.Classify(err) {
+		class := slsapi.Classify(err)
+		if transient, ok := slsapi.IsCredentialsError(err); ok {
+			// No credentials: fatal unless the provider answered before
+			// and may recover, which is retried like a server error.
+			class = slsapi.Fatal
+			if transient {
+				class = slsapi.Retry
+			}
+		}
+		switch class {
 		case slsapi.Fatal:
 			return &fatalError{msg: fmt.Sprintf("%s: %s", s.where(logstore), what), err: err}
 		case slsapi.InvalidCursor:
@@ -57,6 +68,9 @@ func (s *Source) call(ctx context.Context, logstore, what string, fn func() erro
 			reason := "server"
 			if network {
 				reason = "network"
+			}
+			if _, ok := slsapi.IsCredentialsError(err); ok {
+				reason = "credentials"
 			}
 			s.m.retries.WithLabelValues(logstore, reason).Inc()
 			wait = backoff.Delay(retries)

@@ -51,7 +51,7 @@ func NewSink(cfg config.SLSSink, logger *slog.Logger, pipeline string, opts ...O
 	}
 	hc := o.hc
 	if hc == nil {
-		if hc, err = slsapi.NewHTTPClient(ep, slsapi.ClientOptions{}); err != nil {
+		if hc, err = slsapi.NewHTTPClient(ep, slsapi.ClientOptions{CAFile: cfg.CAFile}); err != nil {
 			return nil, fmt.Errorf("sls sink: %w", err)
 		}
 	}

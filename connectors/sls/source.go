@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slspipe/slspipe/config"
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 	"github.com/slspipe/slspipe/engine"
 )
 
@@ -115,11 +116,15 @@ func NewSource(cfg config.SLSSource, opts ...Option) (*Source, error) {
 	if o.pipeline != "" {
 		ua += "/" + o.pipeline
 	}
-	c, err := newClient(cfg.SLSAuth, o.lookup, o.hc, ua)
+	m, err := newMetrics(o.reg)
 	if err != nil {
 		return nil, fmt.Errorf("sls source: %w", err)
 	}
-	m, err := newMetrics(o.reg)
+	cm, err := slsapi.NewCredentialMetrics(o.reg)
+	if err != nil {
+		return nil, fmt.Errorf("sls source: %w", err)
+	}
+	c, err := newClient(cfg.SLSAuth, slsapi.CredentialOptions{Lookup: o.lookup, Metrics: cm, Logger: o.logger}, o.hc, ua)
 	if err != nil {
 		return nil, fmt.Errorf("sls source: %w", err)
 	}
@@ -168,7 +173,7 @@ func applyDefaults(cfg *config.SLSSource) {
 		cfg.Retry.MaxBackoff = max(cfg.Retry.BaseBackoff, config.Duration(5*time.Second))
 	}
 	if cfg.ConsumerName == "" {
-		cfg.ConsumerName, _ = os.Hostname()
+		cfg.ConsumerName = config.DefaultConsumerName(nil)
 	}
 }
 

@@ -41,6 +41,9 @@ const (
 type Verifier struct {
 	secrets map[string]string // access key id → secret
 	now     func() time.Time
+	// temporary, when set, knows the secrets of temporary (STS) access
+	// keys; see WithTemporaryKeys.
+	temporary func(accessKeyID string) (string, bool)
 }
 
 // NewVerifier returns a Verifier that accepts requests signed by any of keys,
@@ -51,6 +54,14 @@ func NewVerifier(keys map[string]string) *Verifier {
 		secrets[id] = secret
 	}
 	return &Verifier{secrets: secrets, now: time.Now}
+}
+
+// WithTemporaryKeys makes v also accept the access keys that secret knows
+// (the emulator's STS-issued keys, which come and go). Call it before v is
+// used.
+func (v *Verifier) WithTemporaryKeys(secret func(accessKeyID string) (string, bool)) *Verifier {
+	v.temporary = secret
+	return v
 }
 
 // Verify checks the signature of r, whose complete body is body (as received,
@@ -106,6 +117,9 @@ func AccessKeyID(r *http.Request) string {
 // secret returns the secret of accessKeyID or InvalidAccessKeyId.
 func (v *Verifier) secret(accessKeyID string) (string, error) {
 	secret, ok := v.secrets[accessKeyID]
+	if !ok && v.temporary != nil {
+		secret, ok = v.temporary(accessKeyID)
+	}
 	if !ok {
 		return "", apierr.New(http.StatusUnauthorized, "InvalidAccessKeyId",
 			"AccessKeyId %s is not exist", accessKeyID)

@@ -55,11 +55,17 @@ func (p *Producer) send(b *batch, out *[]byte) (int, error) {
 			}
 			return attempt, err
 		}
-		p.m.retried(se)
 		wait := p.backoff(attempt)
-		p.log.Warn("sls put logs failed; retrying", "hash_key", b.hashKey, "logs", b.count,
-			"attempt", attempt, "status", se.Status, "code", se.Code, "request_id", se.RequestID,
-			"transport_error", se.Err, "wait", wait)
+		if se == nil { // the credentials provider failed; it answered before
+			p.m.retries.WithLabelValues("credentials").Inc()
+			p.log.Warn("sls put logs: no credentials; retrying", "hash_key", b.hashKey, "logs", b.count,
+				"attempt", attempt, "err", err, "wait", wait)
+		} else {
+			p.m.retried(se)
+			p.log.Warn("sls put logs failed; retrying", "hash_key", b.hashKey, "logs", b.count,
+				"attempt", attempt, "status", se.Status, "code", se.Code, "request_id", se.RequestID,
+				"transport_error", se.Err, "wait", wait)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:

@@ -22,14 +22,14 @@ type endpoint struct {
 }
 
 // newEndpoint reads the credentials (through lookup) and prepares signing.
-func newEndpoint(auth config.SLSAuth, logstore string, hc *http.Client, lookup func(string) (string, bool), userAgent string) (*endpoint, error) {
+func newEndpoint(auth config.SLSAuth, logstore string, hc *http.Client, co slsapi.CredentialOptions, userAgent string) (*endpoint, error) {
 	if _, err := slsapi.ParseEndpoint(auth.Endpoint); err != nil {
 		return nil, err
 	}
 	if auth.Project == "" || logstore == "" {
 		return nil, errors.New("project and logstore are required")
 	}
-	creds, err := slsapi.NewCredentials(auth, lookup)
+	creds, err := slsapi.NewCredentials(auth, co)
 	if err != nil {
 		return nil, err
 	}
@@ -43,24 +43,29 @@ func newEndpoint(auth config.SLSAuth, logstore string, hc *http.Client, lookup f
 // post sends one compressed LogGroup: to the shard whose range holds
 // hashKey, or load-balanced when hashKey is empty. It returns nil only for
 // a 200 answer; otherwise a *SendError.
+//
+// A request refused for an expired or invalid security token is signed
+// again with renewed credentials and sent again (see slsapi.Credentials).
 func (ep *endpoint) post(ctx context.Context, hashKey string, body []byte, rawSize int, compression string) error {
 	uri := "/logstores/" + ep.logstore
 	if hashKey != "" {
 		uri += "/shards/route?key=" + url.QueryEscape(hashKey)
 	}
-	h := map[string]string{
-		"x-log-bodyrawsize":  strconv.Itoa(rawSize),
-		"x-log-compresstype": compression,
-		"Content-Type":       "application/x-protobuf",
-	}
-	resp, err := ep.do(ctx, http.MethodPost, uri, h, body)
-	if err != nil {
-		err.HashKey = hashKey
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return nil
+	return ep.p.Creds.Retry(func() error {
+		h := map[string]string{
+			"x-log-bodyrawsize":  strconv.Itoa(rawSize),
+			"x-log-compresstype": compression,
+			"Content-Type":       "application/x-protobuf",
+		}
+		resp, err := ep.do(ctx, http.MethodPost, uri, h, body)
+		if err != nil {
+			err.HashKey = hashKey
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return nil
+	})
 }
 
 // shardRange is a readwrite shard's hash key range [begin, end), in
@@ -72,9 +77,17 @@ type shardRange struct {
 
 // listShards returns the logstore's readwrite shards, sorted by range.
 func (ep *endpoint) listShards(ctx context.Context) ([]shardRange, error) {
-	resp, serr := ep.do(ctx, http.MethodGet, "/logstores/"+ep.logstore+"/shards", map[string]string{"x-log-bodyrawsize": "0"}, nil)
-	if serr != nil {
-		return nil, serr
+	var resp *http.Response
+	err := ep.p.Creds.Retry(func() error {
+		var serr *SendError
+		resp, serr = ep.do(ctx, http.MethodGet, "/logstores/"+ep.logstore+"/shards", map[string]string{"x-log-bodyrawsize": "0"}, nil)
+		if serr != nil {
+			return serr
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	defer resp.Body.Close()
 	var shards []struct {

@@ -59,6 +59,12 @@ func AsAPIError(err error) (*APIError, bool) {
 	if errors.As(err, &ae) {
 		return ae, true
 	}
+	var answered interface{ APIError() *APIError }
+	if errors.As(err, &answered) {
+		if ae := answered.APIError(); ae != nil {
+			return ae, true
+		}
+	}
 	var se *sdk.Error
 	if errors.As(err, &se) && se.HTTPCode >= 400 {
 		return &APIError{Status: int(se.HTTPCode), Code: se.Code, Message: se.Message, RequestID: se.RequestID}, true
@@ -143,6 +149,10 @@ func IsNetwork(err error) bool {
 
 // Describe returns err's text without the SDK's JSON framing.
 func Describe(err error) string {
+	var ce *CredentialsError
+	if errors.As(err, &ce) {
+		return ce.Error()
+	}
 	if ae, ok := AsAPIError(err); ok {
 		return "the service answered " + ae.Error()
 	}
