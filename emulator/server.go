@@ -289,6 +289,16 @@ func (s *Server) IssueTemporaryCredentials(role string, lifetime time.Duration) 
 	return s.temp.issue(role, lifetime)
 }
 
+// ExpireTemporaryCredentials makes every temporary credential issued so
+// far expire now, as a revocation would, so that tests can see a client
+// meet a refused token; the metadata service hands out new ones.
+func (s *Server) ExpireTemporaryCredentials() {
+	s.temp.expireAll()
+	s.instance.mu.Lock()
+	s.instance.current = nil
+	s.instance.mu.Unlock()
+}
+
 // saveLoop persists consumer-group state periodically until Close.
 func (s *Server) saveLoop() {
 	defer s.bg.Done()

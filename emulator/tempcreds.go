@@ -69,6 +69,18 @@ func (t *tempCreds) issue(role string, lifetime time.Duration) TemporaryCredenti
 	return *c
 }
 
+// expireAll makes every credential issued so far expire now.
+func (t *tempCreds) expireAll() {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range t.issued {
+		if c.Expiration.After(now) {
+			c.Expiration = now
+		}
+	}
+}
+
 // secret returns the secret of a temporary access key that is still
 // valid, for the signature check.
 func (t *tempCreds) secret(accessKeyID string) (string, bool) {
