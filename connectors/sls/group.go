@@ -37,6 +37,12 @@ func (s *Source) runGroup(ctx context.Context, host engine.Host, logstore string
 		}
 		return err
 	}
+	if err := s.claimName(ctx, logstore); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
@@ -68,6 +74,12 @@ func (s *Source) runGroup(ctx context.Context, host engine.Host, logstore string
 				return err
 			}
 			if err := s.applyAssignment(ctx, host, logstore, assigned, held, known, &first, &wg, events); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if err := s.watchName(ctx, logstore, held); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -109,6 +121,22 @@ func (s *Source) runGroup(ctx context.Context, host engine.Host, logstore string
 			}
 		}
 	}
+}
+
+// watchName keeps this replica's checkpoints fresh (the beacon) and checks
+// that nobody else writes under its name; see identity.go.
+func (s *Source) watchName(ctx context.Context, logstore string, held map[int]*groupShard) error {
+	var ids []int
+	for id, gs := range held {
+		if !gs.releasing {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	if err := s.checkTwin(ctx, logstore, ids); err != nil {
+		return err
+	}
+	return s.commit.beacon(ctx, logstore, ids)
 }
 
 // heartbeat sends one heartbeat. A replica the group has timed out must
@@ -195,6 +223,7 @@ func (s *Source) startGroupShard(ctx context.Context, host engine.Host, logstore
 	gs := &groupShard{st: st, cancel: rcancel, done: make(chan struct{})}
 	held[st.id] = gs
 	st.phase = phaseRunning
+	s.commit.opened(key, cursor)
 	r := &shardReader{src: s, host: host, key: key, cursor: cursor, readonly: &st.readonly}
 	s.log.Info("shard assigned", "logstore", logstore, "shard", st.id, "consumer", s.cfg.ConsumerName, "resumed", res.Found)
 	goRead(ctx, rctx, rcancel, wg, r, st.id, events, func() { close(gs.done) })

@@ -90,6 +90,11 @@ type fatalError struct {
 	err error
 }
 
-func (e *fatalError) Error() string { return e.msg + ": " + slsapi.Describe(e.err) }
+func (e *fatalError) Error() string {
+	if e.err == nil {
+		return e.msg
+	}
+	return e.msg + ": " + slsapi.Describe(e.err)
+}
 
 func (e *fatalError) Unwrap() error { return e.err }
