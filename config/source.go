@@ -78,16 +78,16 @@ var credentialKeys = []struct {
 	key       string
 	providers []string
 }{
-	{"profile", []string{ProviderProfile}},
-	{"role_name", []string{ProviderECSRAMRole}},
-	{"metadata_endpoint", []string{ProviderECSRAMRole}},
-	{"role_arn", []string{ProviderOIDC, ProviderAssumeRole}},
-	{"oidc_provider_arn", []string{ProviderOIDC}},
-	{"oidc_token_file", []string{ProviderOIDC}},
-	{"role_session_name", []string{ProviderOIDC, ProviderAssumeRole}},
-	{"duration", []string{ProviderOIDC, ProviderAssumeRole}},
+	{"profile", []string{ProviderProfile, ProviderChain, ProviderAssumeRole}},
+	{"role_name", []string{ProviderECSRAMRole, ProviderChain, ProviderAssumeRole}},
+	{"metadata_endpoint", []string{ProviderECSRAMRole, ProviderChain, ProviderAssumeRole}},
+	{"role_arn", []string{ProviderOIDC, ProviderAssumeRole, ProviderChain}},
+	{"oidc_provider_arn", []string{ProviderOIDC, ProviderChain, ProviderAssumeRole}},
+	{"oidc_token_file", []string{ProviderOIDC, ProviderChain, ProviderAssumeRole}},
+	{"role_session_name", []string{ProviderOIDC, ProviderAssumeRole, ProviderChain}},
+	{"duration", []string{ProviderOIDC, ProviderAssumeRole, ProviderChain}},
 	{"external_id", []string{ProviderAssumeRole}},
-	{"sts_endpoint", []string{ProviderOIDC, ProviderAssumeRole}},
+	{"sts_endpoint", []string{ProviderOIDC, ProviderAssumeRole, ProviderChain}},
 	{"base_provider", []string{ProviderAssumeRole}},
 }
 
@@ -102,11 +102,7 @@ func (sc *SLSCredentials) check(c *checkCtx) {
 		if !c.has(k.key) || contains(k.providers, sc.Provider) {
 			continue
 		}
-		// A base_provider of oidc reads the oidc settings.
-		if sc.Provider == ProviderAssumeRole && sc.BaseProvider == ProviderOIDC && contains(k.providers, ProviderOIDC) {
-			continue
-		}
-		c.errorf(k.key, "applies to provider %s, not %s", strings.Join(k.providers, " and "), sc.Provider)
+		c.errorf(k.key, "is not read by provider %s (it applies to %s)", sc.Provider, strings.Join(k.providers, ", "))
 	}
 	env := func(key, value, variable string) {
 		if value != "" {

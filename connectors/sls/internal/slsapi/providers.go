@@ -339,14 +339,7 @@ func chainFetcher(auth config.SLSAuth, lookup func(string) (string, bool)) *chai
 		}
 		return nil, errors.New("ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set")
 	})
-	add("oidc", func() (fetcher, error) {
-		for _, k := range []string{"ALIBABA_CLOUD_ROLE_ARN", "ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "ALIBABA_CLOUD_OIDC_TOKEN_FILE"} {
-			if v, _ := lookup(k); v == "" {
-				return nil, errors.New(k + " is not set")
-			}
-		}
-		return oidcFetcher(auth, lookup)
-	})
+	add("oidc", func() (fetcher, error) { return oidcFetcher(auth, lookup) })
 	add("profile", func() (fetcher, error) {
 		p, err := providers.NewCLIProfileCredentialsProviderBuilder().WithProfileName(cc.Profile).Build()
 		if err != nil {
