@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/slspipe/slspipe/emulator"
+	"github.com/slspipe/slspipe/state"
 )
 
 const (
@@ -223,4 +226,329 @@ checkpoint: {path: ./state.db, interval: 100ms}
 limits: {shutdown_timeout: 20s}
 metrics: {listen: "127.0.0.1:0"}
 `, endpoint, source, natsURL)
+}
+
+// groupPipeline reads chaos/in in distributed mode of consumer group
+// "shared" into the SHARED stream; name, when set, is the consumer_name.
+func groupPipeline(addr, natsURL, name string) string {
+	consumer := ""
+	if name != "" {
+		consumer = "\n    consumer_name: " + name
+	}
+	return slsToJetStream("shared", addr, natsURL, "SHARED", `    consumer_group: shared
+    group_mode: distributed
+    heartbeat_interval: 1s
+    heartbeat_timeout: 3s`+consumer)
+}
+
+var assignedRe = regexp.MustCompile(`msg="shard assigned" .*shard=(\d+) consumer=(\S+)`)
+
+// assigned returns the shards each consumer name logged as assigned.
+func assigned(p *chaosProcess) map[string][]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string][]string{}
+	for _, l := range p.lines {
+		if m := assignedRe.FindStringSubmatch(l); m != nil {
+			out[m[2]] = append(out[m[2]], m[1])
+		}
+	}
+	return out
+}
+
+// TestReplicasWithDefaultNamesShareShards starts two replicas of one
+// distributed pipeline on one host without consumer_name: their default
+// names differ, the group splits the four shards between them, and every
+// log reaches JetStream once.
+func TestReplicasWithDefaultNamesShareShards(t *testing.T) {
+	const total = 20_000
+	e := startSTSEmulator(t, time.Hour, "--logstore", "chaos/in:4")
+	ns := startNATS(t)
+	path := writeChaosFile(t, groupPipeline(e.addr, ns.URL(), ""))
+	a := startChaosRun(t, "replica a", path)
+	b := startChaosRun(t, "replica b", path)
+	procs := []*chaosProcess{a, b}
+	for _, p := range procs {
+		p.awaitLog(t, 30*time.Second, `msg="shard assigned"`)
+	}
+	w := newSLSWriter(t, emulatorClient(e.addr), "chaos", "in", 20_000)
+	stopWriting, written := startWriter(t, w, total)
+	stream := watchStream(t, ns.URL(), "SHARED")
+	if !awaitCond(t, "every log in JetStream", 60*time.Second, procs, func() bool {
+		select {
+		case <-written:
+		default:
+			return false
+		}
+		return stream.msgs() >= total
+	}) {
+		t.Fatalf("%d of %d logs in JetStream", stream.msgs(), total)
+	}
+	if err := stopWriting(); err != nil {
+		t.Fatal(err)
+	}
+	na, nb := assigned(a), assigned(b)
+	if len(na) != 1 || len(nb) != 1 {
+		t.Fatalf("consumer names: a %v, b %v; want one each", na, nb)
+	}
+	for name := range na {
+		if _, same := nb[name]; same {
+			t.Fatalf("both replicas are consumer %q", name)
+		}
+	}
+	for _, p := range procs {
+		if code := p.stop(t); code != 0 {
+			t.Fatalf("%s exited %d; log tail:\n%s", p.name, code, p.tail(30))
+		}
+	}
+	c := tallyStream(t, stream, total)
+	t.Logf("consumers %v and %v; %d delivered, %d lost, %d duplicated", na, nb, c.delivered, c.lost, c.duplicated)
+	if c.lost != 0 || c.duplicated != 0 {
+		t.Errorf("lost %d, duplicated %d; want none", c.lost, c.duplicated)
+	}
+}
+
+// TestReplicaWithATakenConsumerNameRefusesToStart starts a second replica
+// with the explicit consumer_name of a running one: it exits 1 with an
+// error naming the collision and the fix, having taken no shard, and the
+// first replica delivers everything once.
+func TestReplicaWithATakenConsumerNameRefusesToStart(t *testing.T) {
+	const total = 10_000
+	e := startSTSEmulator(t, time.Hour, "--logstore", "chaos/in:4")
+	ns := startNATS(t)
+	path := writeChaosFile(t, groupPipeline(e.addr, ns.URL(), "pod-0"))
+	a := startChaosRun(t, "replica a", path)
+	a.awaitLog(t, 30*time.Second, `msg="shard assigned"`)
+	w := newSLSWriter(t, emulatorClient(e.addr), "chaos", "in", 5_000)
+	stopWriting, written := startWriter(t, w, total)
+	stream := watchStream(t, ns.URL(), "SHARED")
+	if !awaitCond(t, "the first logs in JetStream", 30*time.Second, []*chaosProcess{a}, func() bool { return stream.msgs() > 0 }) {
+		t.Fatal("nothing reached JetStream")
+	}
+
+	b := startChaosRun(t, "replica b", path)
+	select {
+	case <-b.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the second replica did not stop; log tail:\n%s", b.tail(30))
+	}
+	if code := b.cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("second replica exited %d, want 1", code)
+	}
+	if b.logged(`consumer name "pod-0" is in use by another live consumer of consumer group "shared"`, "consumer_name") == 0 {
+		t.Fatalf("the second replica did not name the collision; log tail:\n%s", b.tail(30))
+	}
+	if n := b.logged(`msg="shard assigned"`); n != 0 {
+		t.Errorf("the refused replica took %d shards", n)
+	}
+
+	if !awaitCond(t, "every log in JetStream", 60*time.Second, []*chaosProcess{a}, func() bool {
+		select {
+		case <-written:
+		default:
+			return false
+		}
+		return stream.msgs() >= total
+	}) {
+		t.Fatalf("%d of %d logs in JetStream", stream.msgs(), total)
+	}
+	if err := stopWriting(); err != nil {
+		t.Fatal(err)
+	}
+	if code := a.stop(t); code != 0 {
+		t.Fatalf("first replica exited %d", code)
+	}
+	if c := tallyStream(t, stream, total); c.lost != 0 || c.duplicated != 0 {
+		t.Errorf("lost %d, duplicated %d; want none", c.lost, c.duplicated)
+	}
+}
+
+// TestRunRefusesBadCredentials runs the binary with credentials that
+// cannot work: each run exits 1 with one error line naming the provider
+// and what to fix, prints no secret, and commits nothing.
+func TestRunRefusesBadCredentials(t *testing.T) {
+	e := startSTSEmulator(t, time.Second, "--logstore", "chaos/in:2")
+	expired := issueExpired(t, e)
+	cases := []struct {
+		name, source string
+		env          []string
+		want         []string
+	}{
+		{"missing OIDC token file", `
+    credentials:
+      provider: oidc
+      role_arn: ` + e2eRole + `
+      oidc_provider_arn: ` + e2eOIDC + `
+      oidc_token_file: /var/run/secrets/nope/token
+      sts_endpoint: ` + e.tlsAddr,
+			nil, []string{"credentials provider oidc", "oidc_token_file", "/var/run/secrets/nope/token"}},
+		{"unreachable metadata service", `
+    credentials:
+      provider: ecs_ram_role
+      metadata_endpoint: http://127.0.0.1:1`,
+			nil, []string{"credentials provider ecs_ram_role", "metadata service at http://127.0.0.1:1", "RAM role attached"}},
+		{"role that cannot be assumed", `
+    access_key_id: ` + emulator.DefaultAccessKeyID + `
+    access_key_secret: ${SECRET}
+    credentials:
+      provider: assume_role
+      base_provider: static
+      role_arn: acs:ram::1234567890:role/nobody
+      sts_endpoint: ` + e.tlsAddr,
+			[]string{"SECRET=" + emulator.DefaultAccessKeySecret, "SSL_CERT_FILE=" + e.caFile},
+			[]string{"credentials provider assume_role", "EntityNotExist.Role", "role/nobody", "role_arn"}},
+		{"expired static token", `
+    access_key_id: ` + expired.AccessKeyID + `
+    access_key_secret: ${SECRET}
+    security_token: ${TOKEN}
+    credentials: {provider: static}`,
+			[]string{"SECRET=" + expired.AccessKeySecret, "TOKEN=" + expired.SecurityToken},
+			[]string{"credentials provider static", "has expired", "cannot be renewed", "security_token"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "p.yaml")
+			yaml := fmt.Sprintf(`version: 1
+name: bad-credentials
+source:
+  sls:
+    endpoint: http://%s
+    project: chaos
+    logstore: in%s
+sink: {discard: {}}
+checkpoint: {path: ./state.db, interval: 100ms}
+metrics: {listen: ""}
+`, e.addr, c.source)
+			if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(slspipeBin, "run", path)
+			cmd.Env = append(os.Environ(), c.env...)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != 1 {
+				t.Fatalf("exit %v, want 1; stderr:\n%s", err, stderr.String())
+			}
+			var errLines []string
+			for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+				if strings.HasPrefix(l, "slspipe: ") {
+					errLines = append(errLines, l)
+				}
+			}
+			if len(errLines) != 1 {
+				t.Fatalf("want one error line, got %d:\n%s", len(errLines), stderr.String())
+			}
+			for _, w := range c.want {
+				if !strings.Contains(errLines[0], w) {
+					t.Errorf("error line lacks %q: %s", w, errLines[0])
+				}
+			}
+			for _, secret := range []string{emulator.DefaultAccessKeySecret, expired.AccessKeySecret, expired.SecurityToken} {
+				if strings.Contains(stderr.String()+stdout.String(), secret) {
+					t.Error("a secret was printed")
+				}
+			}
+			assertNothingCommitted(t, filepath.Join(dir, "state.db"), "bad-credentials")
+		})
+	}
+}
+
+// metadataCredentials is the metadata service's answer.
+type metadataCredentials struct {
+	AccessKeyID     string    `json:"AccessKeyId"`
+	AccessKeySecret string    `json:"AccessKeySecret"`
+	SecurityToken   string    `json:"SecurityToken"`
+	Expiration      time.Time `json:"Expiration"`
+}
+
+// issueExpired takes the instance role's credentials from the emulator's
+// metadata service and returns them once they have expired.
+func issueExpired(t *testing.T, e stsEmulator) metadataCredentials {
+	t.Helper()
+	resp, err := http.Get("http://" + e.addr + "/latest/meta-data/ram/security-credentials/slspipe-ecs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c metadataCredentials
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil || c.SecurityToken == "" {
+		t.Fatalf("metadata answer: %+v, %v", c, err)
+	}
+	time.Sleep(time.Until(c.Expiration) + 100*time.Millisecond) // the event awaited is the expiry itself
+	return c
+}
+
+// assertNothingCommitted checks that the pipeline's local store, if it was
+// created at all, holds no checkpoint.
+func assertNothingCommitted(t *testing.T, path, pipeline string) {
+	t.Helper()
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	st, err := state.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cps, err := st.Load(pipeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cps) != 0 {
+		t.Fatalf("%d shards committed, want none: %+v", len(cps), cps)
+	}
+}
+
+// TestCheckNamesTheCredentialProvider runs `slspipe check` with the ECS
+// instance role: the report says which provider answered and when its
+// credentials expire, and prints none of them.
+func TestCheckNamesTheCredentialProvider(t *testing.T) {
+	e := startSTSEmulator(t, time.Hour, "--logstore", "chaos/in:2")
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	yaml := fmt.Sprintf(`version: 1
+name: check-credentials
+source:
+  sls:
+    endpoint: http://%[1]s
+    project: chaos
+    logstore: in
+    credentials:
+      provider: ecs_ram_role
+      metadata_endpoint: http://%[1]s
+sink: {discard: {}}
+`, e.addr)
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(slspipeBin, "check", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+	line := ""
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "credentials") {
+			line = l
+		}
+	}
+	want := regexp.MustCompile(`ok +credentials .*provider ecs_ram_role answered with temporary credentials \(STS token\); expires \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in (59m\d+s|1h0m0s)\)`)
+	if !want.MatchString(line) {
+		t.Fatalf("credentials line %q does not match %s", line, want)
+	}
+	resp, err := http.Get("http://" + e.addr + "/latest/meta-data/ram/security-credentials/slspipe-ecs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c metadataCredentials
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{c.AccessKeyID, c.AccessKeySecret, c.SecurityToken} {
+		if strings.Contains(string(out), secret) {
+			t.Error("check printed the credentials")
+		}
+	}
 }
