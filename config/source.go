@@ -163,7 +163,7 @@ func (a *SLSAuth) check(c *checkCtx) {
 	if keysHere && !staticUsed && !c.failed("credentials") {
 		for _, k := range []string{"access_key_id", "access_key_secret", "security_token"} {
 			if c.has(k) {
-				c.errorf(k, "is the static provider's; credentials.provider is %s", p)
+				c.errorf(k, "is read by provider static (or chain, or assume_role with base_provider static); credentials.provider is %s", p)
 				break
 			}
 		}

@@ -38,4 +38,11 @@
 //     the resource is looked up, as on the service.
 //   - Pulls never recompress: each log group is stored once as an LZ4 block
 //     and a pull joins consecutive blocks, re-encoding only their seams.
+//   - Temporary credentials: with Config.Roles the server also answers as
+//     STS (POST / with Action=AssumeRole or AssumeRoleWithOIDC), and with
+//     Config.InstanceRole as the ECS metadata service (/latest/...);
+//     Config.TokenLifetime shortens every temporary credential. SLS calls
+//     with an expired or unknown security token are answered 401
+//     Unauthorized, as on the service. StartTLS serves the same over HTTPS
+//     with a certificate of the emulator's own CA (CACertificatePEM).
 package emulator
