@@ -64,7 +64,10 @@ func newLocalCA() (*localCA, error) {
 		NotAfter:     now.Add(30 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
+		// sls-emulator.test and its subdomains name the emulator where a
+		// test needs a host name that is not local (through a proxy, say):
+		// the SDK puts the project in front of the endpoint.
+		DNSNames:     []string{"localhost", "sls-emulator.test", "*.sls-emulator.test"},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
@@ -78,8 +81,8 @@ func newLocalCA() (*localCA, error) {
 }
 
 // StartTLS also serves the API over HTTPS on addr (port 0 picks a free
-// one) until Close, with a certificate for 127.0.0.1, ::1 and localhost
-// signed by the emulator's own CA (see CACertificatePEM). It may be called
+// one) until Close, with a certificate for 127.0.0.1, ::1, localhost and
+// [*.]sls-emulator.test signed by the emulator's own CA (see CACertificatePEM). It may be called
 // once, before or after Start.
 func (s *Server) StartTLS(ctx context.Context, addr string) error {
 	ca, err := newLocalCA()

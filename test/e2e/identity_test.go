@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -550,5 +552,93 @@ sink: {discard: {}}
 		if strings.Contains(string(out), secret) {
 			t.Error("check printed the credentials")
 		}
+	}
+}
+
+// startConnectProxy runs an HTTPS proxy that answers every CONNECT by
+// dialling target, and counts the CONNECTs it was asked for.
+func startConnectProxy(t *testing.T, target string) (url string, connects func() []string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		mu.Lock()
+		seen = append(seen, r.Host)
+		mu.Unlock()
+		up, err := net.Dial("tcp", target)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		_, _ = conn.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n"))
+		go func() { _, _ = io.Copy(up, conn); up.Close() }()
+		_, _ = io.Copy(conn, up)
+		conn.Close()
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String(), func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+}
+
+// TestHTTPSEndpointThroughProxy reaches an HTTPS endpoint as deployed:
+// by name, through HTTPS_PROXY, verified with ca_file; with the endpoint
+// in NO_PROXY the proxy is not used (and the made-up name does not
+// resolve).
+func TestHTTPSEndpointThroughProxy(t *testing.T) {
+	e := startSTSEmulator(t, time.Hour, "--logstore", "chaos/in:2")
+	proxy, connects := startConnectProxy(t, e.tlsAddr)
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	yaml := fmt.Sprintf(`version: 1
+name: through-proxy
+source:
+  sls:
+    endpoint: https://sls-emulator.test
+    project: chaos
+    logstore: in
+    ca_file: %s
+    access_key_id: %s
+    access_key_secret: %s
+sink: {discard: {}}
+`, e.caFile, emulator.DefaultAccessKeyID, emulator.DefaultAccessKeySecret)
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check := func(env ...string) (string, error) {
+		cmd := exec.Command(slspipeBin, "check", path)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := check("HTTPS_PROXY="+proxy, "NO_PROXY=")
+	if err != nil {
+		t.Fatalf("check through the proxy: %v\n%s", err, out)
+	}
+	if got := connects(); len(got) == 0 || got[0] != "chaos.sls-emulator.test:443" {
+		t.Fatalf("proxy saw CONNECT %v, want chaos.sls-emulator.test:443", got)
+	}
+	before := len(connects())
+	out, err = check("HTTPS_PROXY="+proxy, "NO_PROXY=sls-emulator.test")
+	if err == nil || !strings.Contains(out, "unreachable") {
+		t.Fatalf("with the endpoint in NO_PROXY: %v\n%s", err, out)
+	}
+	if len(connects()) != before {
+		t.Fatal("the proxy was used despite NO_PROXY")
 	}
 }
