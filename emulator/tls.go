@@ -67,8 +67,8 @@ func newLocalCA() (*localCA, error) {
 		// sls-emulator.test and its subdomains name the emulator where a
 		// test needs a host name that is not local (through a proxy, say):
 		// the SDK puts the project in front of the endpoint.
-		DNSNames:     []string{"localhost", "sls-emulator.test", "*.sls-emulator.test"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:    []string{"localhost", "sls-emulator.test", "*.sls-emulator.test"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
 	if err != nil {
