@@ -2,8 +2,6 @@ package emulator_test
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net/http"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"github.com/aliyun/credentials-go/credentials/providers"
 
 	"github.com/slspipe/slspipe/emulator"
+	"github.com/slspipe/slspipe/internal/slstest"
 )
 
 const testRole = "acs:ram::1234567890:role/reader"
@@ -32,12 +31,7 @@ func startSTS(t *testing.T, lifetime time.Duration) *emulator.Server {
 	if err := srv.StartTLS(context.Background(), "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(srv.CACertificatePEM())
-	tr := http.DefaultTransport.(*http.Transport)
-	saved := tr.TLSClientConfig
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
-	t.Cleanup(func() { tr.TLSClientConfig = saved })
+	slstest.TrustInDefaultTransport(t, srv.CACertificatePEM())
 	return srv
 }
 

@@ -223,7 +223,9 @@ func (s *Source) startGroupShard(ctx context.Context, host engine.Host, logstore
 	gs := &groupShard{st: st, cancel: rcancel, done: make(chan struct{})}
 	held[st.id] = gs
 	st.phase = phaseRunning
-	s.commit.opened(key, cursor)
+	if err := s.commit.opened(ctx, key, cursor); err != nil {
+		return err
+	}
 	r := &shardReader{src: s, host: host, key: key, cursor: cursor, readonly: &st.readonly}
 	s.log.Info("shard assigned", "logstore", logstore, "shard", st.id, "consumer", s.cfg.ConsumerName, "resumed", res.Found)
 	goRead(ctx, rctx, rcancel, wg, r, st.id, events, func() { close(gs.done) })

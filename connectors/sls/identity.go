@@ -18,9 +18,10 @@ import (
 // name, but GetCheckPoint says, per shard, which consumer last wrote the
 // checkpoint and when. So in distributed mode a replica
 //
-//   - writes the checkpoint of every shard it holds at least once per
-//     heartbeat interval, unchanged when nothing was committed: a live
-//     consumer's checkpoints are never older than that (the beacon);
+//   - writes the checkpoint of every shard it holds when it is assigned and
+//     then at least once per heartbeat interval, unchanged when nothing was
+//     committed: a live consumer's checkpoints are never older than that
+//     (the beacon);
 //   - before it joins, looks for checkpoints written under its name
 //     recently; if there are, it waits two heartbeat intervals and looks
 //     again: a checkpoint written meanwhile can only come from another live
@@ -87,13 +88,17 @@ func (g *groupCommitter) write(ctx context.Context, key engine.ShardKey, cursor 
 	return err
 }
 
-// opened records where a shard assigned to this replica starts.
-func (g *groupCommitter) opened(key engine.ShardKey, cursor string) {
+// opened records where a shard assigned to this replica starts and
+// writes it as the shard's checkpoint, so that the replica shows in the
+// group from the moment it holds the shard.
+func (g *groupCommitter) opened(ctx context.Context, key engine.ShardKey, cursor string) error {
 	g.writeMu.Lock()
 	defer g.writeMu.Unlock()
-	if m := g.mark(key); m.cursor == "" || m.wrote.IsZero() {
+	m := g.mark(key)
+	if m.cursor == "" || m.wrote.IsZero() {
 		m.cursor = cursor
 	}
+	return g.write(ctx, key, m.cursor)
 }
 
 // beacon writes the checkpoint of every held shard not written for half a

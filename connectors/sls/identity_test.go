@@ -1,9 +1,7 @@
 package sls_test
 
 import (
-	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -16,22 +14,17 @@ func TestReplicaRefusesAConsumerNameInUse(t *testing.T) {
 	srv := startEmulator(t, 4)
 	p := newProducer(srv)
 	keys := keysN(8)
-	ctx, stopWriting := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer stopWriting()
-	wg.Go(func() {
-		for ctx.Err() == nil {
-			p.fill(t, keys, 1, 2)
-			time.Sleep(5 * time.Millisecond)
-		}
-	})
+	stopWriting := p.trickle(t, keys, 5*time.Millisecond)
 
 	cfg := sourceConfig(srv)
 	cfg.ConsumerGroup, cfg.GroupMode, cfg.ConsumerName = "grp", "distributed", "same"
 	first := newOrderSink()
 	a := startGroupPipeline(t, newSource(t, cfg), first, 5*time.Second)
 	eventually(t, "the first replica reading", func() bool { return first.delivered() > 0 })
+	eventually(t, "the first replica's checkpoints in the group", func() bool {
+		cps, err := sdkClient(srv).GetCheckpoint(project, logstore, "grp")
+		return err == nil && len(cps) > 0 && cps[0].Consumer == "same"
+	})
 
 	second := newOrderSink()
 	b := startGroupPipeline(t, newSource(t, cfg), second, 5*time.Second)
@@ -44,7 +37,6 @@ func TestReplicaRefusesAConsumerNameInUse(t *testing.T) {
 		t.Errorf("the refused replica delivered %d records", n)
 	}
 	stopWriting()
-	wg.Wait()
 	eventually(t, "every record delivered by the first replica", func() bool { return first.distinct() >= p.total() })
 	if err := a.stop(t); err != nil {
 		t.Fatalf("first replica: %v", err)

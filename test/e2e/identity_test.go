@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,38 +37,32 @@ type stsEmulator struct {
 func startSTSEmulator(t *testing.T, lifetime time.Duration, flags ...string) stsEmulator {
 	t.Helper()
 	e := stsEmulator{caFile: filepath.Join(t.TempDir(), "emulator-ca.pem")}
-	args := append([]string{"emulator", "--addr", "127.0.0.1:0", "--tls-addr", "127.0.0.1:0", "--ca-file", e.caFile,
+	lines := startEmulatorLines(t, 2, append([]string{"--tls-addr", "127.0.0.1:0", "--ca-file", e.caFile,
 		"--role", e2eRole, "--oidc-provider", e2eOIDC, "--instance-role", "slspipe-ecs",
-		"--token-lifetime", lifetime.String()}, flags...)
-	cmd := exec.Command(slspipeBin, args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+		"--token-lifetime", lifetime.String()}, flags...)...)
+	var ok1, ok2 bool
+	e.addr, ok1 = strings.CutPrefix(lines[0], "listening on ")
+	e.tlsAddr, ok2 = strings.CutPrefix(lines[1], "listening with TLS on ")
+	if !ok1 || !ok2 {
+		t.Fatalf("emulator printed %q", lines)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	rd := bufio.NewReader(out)
-	for _, p := range []struct {
-		prefix string
-		to     *string
-	}{{"listening on ", &e.addr}, {"listening with TLS on ", &e.tlsAddr}} {
-		line, err := rd.ReadString('\n')
-		if err != nil {
-			t.Fatalf("emulator did not say where it listens: %v", err)
-		}
-		v, ok := strings.CutPrefix(strings.TrimSpace(line), p.prefix)
-		if !ok {
-			t.Fatalf("emulator printed %q, want %q…", line, p.prefix)
-		}
-		*p.to = v
-	}
-	go func() { _, _ = io.Copy(io.Discard, rd) }()
 	return e
+}
+
+// awaitWritten waits until the writer is done and total messages are in
+// the stream, failing the test after limit or when one of procs exits.
+func awaitWritten(t *testing.T, limit time.Duration, procs []*chaosProcess, written <-chan struct{}, stream *streamWatch, total int) {
+	t.Helper()
+	if !awaitCond(t, "every log in JetStream", limit, procs, func() bool {
+		select {
+		case <-written:
+		default:
+			return false
+		}
+		return stream.msgs() >= uint64(total)
+	}) {
+		t.Fatalf("%d of %d logs in JetStream; log tail:\n%s", stream.msgs(), total, procs[0].tail(30))
+	}
 }
 
 // writeOIDCToken writes a service account token as RRSA projects it.
@@ -164,16 +156,7 @@ func TestCredentialsRotateUnderLoad(t *testing.T) {
 			stopWriting, written := startWriter(t, w, total)
 			stream := watchStream(t, ns.URL(), "ROTATE")
 			procs := []*chaosProcess{run}
-			if !awaitCond(t, "every log in JetStream", 90*time.Second, procs, func() bool {
-				select {
-				case <-written:
-				default:
-					return false
-				}
-				return stream.msgs() >= total
-			}) {
-				t.Fatalf("%d of %d logs in JetStream; log tail:\n%s", stream.msgs(), total, run.tail(30))
-			}
+			awaitWritten(t, 90*time.Second, procs, written, stream, total)
 			if err := stopWriting(); err != nil {
 				t.Fatal(err)
 			}
@@ -276,16 +259,7 @@ func TestReplicasWithDefaultNamesShareShards(t *testing.T) {
 	w := newSLSWriter(t, emulatorClient(e.addr), "chaos", "in", 20_000)
 	stopWriting, written := startWriter(t, w, total)
 	stream := watchStream(t, ns.URL(), "SHARED")
-	if !awaitCond(t, "every log in JetStream", 60*time.Second, procs, func() bool {
-		select {
-		case <-written:
-		default:
-			return false
-		}
-		return stream.msgs() >= total
-	}) {
-		t.Fatalf("%d of %d logs in JetStream", stream.msgs(), total)
-	}
+	awaitWritten(t, 60*time.Second, procs, written, stream, total)
 	if err := stopWriting(); err != nil {
 		t.Fatal(err)
 	}
@@ -344,16 +318,7 @@ func TestReplicaWithATakenConsumerNameRefusesToStart(t *testing.T) {
 		t.Errorf("the refused replica took %d shards", n)
 	}
 
-	if !awaitCond(t, "every log in JetStream", 60*time.Second, []*chaosProcess{a}, func() bool {
-		select {
-		case <-written:
-		default:
-			return false
-		}
-		return stream.msgs() >= total
-	}) {
-		t.Fatalf("%d of %d logs in JetStream", stream.msgs(), total)
-	}
+	awaitWritten(t, 60*time.Second, []*chaosProcess{a}, written, stream, total)
 	if err := stopWriting(); err != nil {
 		t.Fatal(err)
 	}
@@ -425,30 +390,14 @@ metrics: {listen: ""}
 			if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(slspipeBin, "run", path)
-			cmd.Env = append(os.Environ(), c.env...)
-			var stdout, stderr strings.Builder
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			if code := cmd.ProcessState.ExitCode(); code != 1 {
-				t.Fatalf("exit %v, want 1; stderr:\n%s", err, stderr.String())
-			}
-			var errLines []string
-			for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
-				if strings.HasPrefix(l, "slspipe: ") {
-					errLines = append(errLines, l)
-				}
-			}
-			if len(errLines) != 1 {
-				t.Fatalf("want one error line, got %d:\n%s", len(errLines), stderr.String())
-			}
+			errLine, output := runFailing(t, path, c.env...)
 			for _, w := range c.want {
-				if !strings.Contains(errLines[0], w) {
-					t.Errorf("error line lacks %q: %s", w, errLines[0])
+				if !strings.Contains(errLine, w) {
+					t.Errorf("error line lacks %q: %s", w, errLine)
 				}
 			}
 			for _, secret := range []string{emulator.DefaultAccessKeySecret, expired.AccessKeySecret, expired.SecurityToken} {
-				if strings.Contains(stderr.String()+stdout.String(), secret) {
+				if strings.Contains(output, secret) {
 					t.Error("a secret was printed")
 				}
 			}

@@ -2,10 +2,7 @@ package slsapi_test
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +15,7 @@ import (
 	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 	"github.com/slspipe/slspipe/emulator"
 	"github.com/slspipe/slspipe/internal/metricstest"
+	"github.com/slspipe/slspipe/internal/slstest"
 )
 
 const (
@@ -51,12 +49,7 @@ func startEmulator(t *testing.T, lifetime time.Duration) *emulator.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(srv.CACertificatePEM())
-	tr := http.DefaultTransport.(*http.Transport)
-	saved := tr.TLSClientConfig
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
-	t.Cleanup(func() { tr.TLSClientConfig = saved })
+	slstest.TrustInDefaultTransport(t, srv.CACertificatePEM())
 	return srv
 }
 
