@@ -76,8 +76,9 @@ func (v *Verifier) WithTemporaryKeys(secret func(accessKeyID string) (string, bo
 //   - 400 InvalidContentMD5: the body digest header does not match the body;
 //   - 401 SignatureNotMatch: the signature is wrong.
 //
-// An STS security token (x-acs-security-token) is accepted with any value: it
-// is covered by the signature like every other x-acs-* header.
+// Verify does not judge an STS security token (x-acs-security-token): it is
+// covered by the signature like every other x-acs-* header, and the server
+// checks it against the credentials it issued before calling Verify.
 //
 // # Notes
 //
