@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/aliyun/aliyun-log-go-sdk v0.1.124
+	github.com/aliyun/credentials-go v1.4.14
 	github.com/chromedp/chromedp v0.23.1
 	github.com/go-kit/kit v0.10.0
 	github.com/gogo/protobuf v1.3.2
@@ -24,6 +25,7 @@ require (
 )
 
 require (
+	github.com/alibabacloud-go/debug v1.0.1 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff v2.2.1+incompatible // indirect
@@ -45,5 +47,6 @@ require (
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
+	gopkg.in/ini.v1 v1.67.0 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.0.0 // indirect
 )

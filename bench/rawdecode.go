@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
+
+	"github.com/slspipe/slspipe/internal/logwire"
 )
 
 // rawDecodeResult is what the raw decode baseline read.
@@ -119,41 +120,18 @@ func scanLogGroupList(b []byte) (logs, size int64, err error) {
 // eachField calls fn with the number and payload of every length-delimited
 // field of message b, skipping fields of other wire types.
 func eachField(b []byte, fn func(num int, payload []byte) error) error {
-	for len(b) > 0 {
-		tag, n := binary.Uvarint(b)
-		if n <= 0 {
-			return errTruncated
+	for i := 0; i < len(b); {
+		num, payload, next, err := logwire.NextBytes(b, i)
+		if err != nil {
+			return err
 		}
-		b = b[n:]
-		switch tag & 7 {
-		case 0: // varint
-			_, n := binary.Uvarint(b)
-			if n <= 0 {
-				return errTruncated
-			}
-			b = b[n:]
-		case 1: // fixed64
-			if len(b) < 8 {
-				return errTruncated
-			}
-			b = b[8:]
-		case 5: // fixed32
-			if len(b) < 4 {
-				return errTruncated
-			}
-			b = b[4:]
-		case 2: // length-delimited
-			l, n := binary.Uvarint(b)
-			if n <= 0 || uint64(len(b)-n) < l {
-				return errTruncated
-			}
-			if err := fn(int(tag>>3), b[n:n+int(l)]); err != nil {
-				return err
-			}
-			b = b[n+int(l):]
-		default:
-			return fmt.Errorf("unsupported protobuf wire type %d", tag&7)
+		if num == 0 {
+			return nil
 		}
+		if err := fn(int(num), payload); err != nil {
+			return err
+		}
+		i = next
 	}
 	return nil
 }

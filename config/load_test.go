@@ -383,13 +383,13 @@ sink:
 
 	// Empty credentials fall back to the standard environment variables.
 	q := mustParse(t, minimal, nil)
-	id, secret, token := q.Source.SLS.Credentials(lookupIn(map[string]string{
+	id, secret, token := q.Source.SLS.StaticKeys(lookupIn(map[string]string{
 		"ALIBABA_CLOUD_ACCESS_KEY_ID": "envid", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "envsecret",
 	}))
 	if id.Value() != "envid" || secret.Value() != "envsecret" || token.IsSet() {
 		t.Errorf("Credentials() = %q %q %q", id.Value(), secret.Value(), token.Value())
 	}
-	id, _, _ = p.Source.SLS.Credentials(lookupIn(map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": "envid"}))
+	id, _, _ = p.Source.SLS.StaticKeys(lookupIn(map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": "envid"}))
 	if id.Value() != "LTAIsupersecretid" {
 		t.Errorf("a configured key id must win over the environment, got %q", id.Value())
 	}

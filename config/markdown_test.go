@@ -55,7 +55,7 @@ func TestDocumentsEveryKey(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeFor[Pipeline](), "")
-	for _, want := range []string{"## `source.sls`", "## `sink.nats`", "## `steps[]`", "`64MiB`", "*the host name*", "Exactly one of `sls`, `nats`, `generate`."} {
+	for _, want := range []string{"## `source.sls`", "## `sink.nats`", "## `steps[]`", "`64MiB`", "*$POD_NAME, the pod name in Kubernetes", "Exactly one of `sls`, `nats`, `generate`."} {
 		if !strings.Contains(md, want) {
 			t.Errorf("reference lacks %q", want)
 		}

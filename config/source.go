@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/slspipe/slspipe/spl"
@@ -38,14 +39,107 @@ type SLSAuth struct {
 	AccessKeySecret  Secret `yaml:"access_key_secret" flink:"LOG_ACCESSKEY" defaultdoc:"$ALIBABA_CLOUD_ACCESS_KEY_SECRET" doc:"AccessKey secret. When empty, ALIBABA_CLOUD_ACCESS_KEY_SECRET applies at run time."`
 	SecurityToken    Secret `yaml:"security_token" defaultdoc:"$ALIBABA_CLOUD_SECURITY_TOKEN" doc:"STS security token, for temporary credentials. When empty, ALIBABA_CLOUD_SECURITY_TOKEN applies at run time."`
 	SignatureVersion string `yaml:"signature_version" flink:"SIGNATURE_VERSION" default:"v1" enum:"v1|v4" doc:"Request signature version."`
-	Region           string `yaml:"region" flink:"REGION_ID" doc:"Region id such as cn-hangzhou; required with signature_version v4."`
+	Region           string `yaml:"region" flink:"REGION_ID" doc:"Region id such as cn-hangzhou; required with signature_version v4, and names the regional STS endpoint of the oidc and assume_role providers."`
+	CAFile           string `yaml:"ca_file" format:"path" doc:"PEM file of CAs trusted besides the system roots, for an HTTPS endpoint behind a private CA or a TLS-inspecting proxy."`
+	// Credentials says where the access key comes from.
+	Credentials SLSCredentials `yaml:"credentials" doc:"Where the access key comes from: by default the chain of providers Alibaba Cloud's own tools use, refreshed before it expires."`
 }
 
-// Credentials returns the access key id, secret and security token, each
-// taken from the standard ALIBABA_CLOUD_* environment variable (looked up
-// with lookup, os.LookupEnv when nil) when the configuration leaves it
-// empty.
-func (a SLSAuth) Credentials(lookup func(string) (string, bool)) (id, secret, token Secret) {
+// Credential providers, the values of credentials.provider.
+const (
+	ProviderChain      = "chain"
+	ProviderStatic     = "static"
+	ProviderEnv        = "env"
+	ProviderProfile    = "profile"
+	ProviderECSRAMRole = "ecs_ram_role"
+	ProviderOIDC       = "oidc"
+	ProviderAssumeRole = "assume_role"
+)
+
+// SLSCredentials selects and configures the credential provider of an SLS
+// source or sink. Temporary credentials (ecs_ram_role, oidc, assume_role)
+// are renewed before they expire.
+type SLSCredentials struct {
+	Provider         string   `yaml:"provider" default:"chain" enum:"chain|static|env|profile|ecs_ram_role|oidc|assume_role" doc:"chain: the first that answers of access_key_id/access_key_secret in this file, then env, oidc (RRSA), the CLI and shared credentials file profiles, ecs_ram_role, as Alibaba Cloud's own tools try them. static: access_key_id, access_key_secret (and security_token) of this file. env: ALIBABA_CLOUD_ACCESS_KEY_ID, _SECRET and _SECURITY_TOKEN. profile: a profile of the shared credentials file. ecs_ram_role: the ECS instance's RAM role, from the metadata service. oidc: AssumeRoleWithOIDC with a service account token (ACK RRSA). assume_role: AssumeRole from the base_provider's credential."`
+	Profile          string   `yaml:"profile" defaultdoc:"$ALIBABA_CLOUD_PROFILE, else default" doc:"profile: the profile of the shared credentials file ($ALIBABA_CLOUD_CREDENTIALS_FILE, else ~/.alibabacloud/credentials)."`
+	RoleName         string   `yaml:"role_name" defaultdoc:"$ALIBABA_CLOUD_ECS_METADATA, else the role attached to the instance" doc:"ecs_ram_role: the RAM role attached to the ECS instance."`
+	MetadataEndpoint string   `yaml:"metadata_endpoint" format:"endpoint" defaultdoc:"http://100.100.100.200" doc:"ecs_ram_role: where to reach the instance metadata service instead of 100.100.100.200 (a metadata proxy, or the emulator in tests); its requests go through it as through an HTTP proxy."`
+	RoleARN          string   `yaml:"role_arn" defaultdoc:"$ALIBABA_CLOUD_ROLE_ARN" doc:"oidc, assume_role: the RAM role to assume, acs:ram::<account>:role/<name>."`
+	OIDCProviderARN  string   `yaml:"oidc_provider_arn" defaultdoc:"$ALIBABA_CLOUD_OIDC_PROVIDER_ARN" doc:"oidc: the OIDC provider the role trusts."`
+	OIDCTokenFile    string   `yaml:"oidc_token_file" format:"path" defaultdoc:"$ALIBABA_CLOUD_OIDC_TOKEN_FILE" doc:"oidc: the file holding the OIDC token (the projected service account token); read again at every renewal."`
+	RoleSessionName  string   `yaml:"role_session_name" default:"slspipe" doc:"oidc, assume_role: the session name, shown in ActionTrail."`
+	Duration         Duration `yaml:"duration" default:"1h" min:"15m" max:"12h" doc:"oidc, assume_role: the lifetime asked of STS (at most the role's maximum session duration)."`
+	ExternalID       string   `yaml:"external_id" doc:"assume_role: the external id the role's trust policy requires."`
+	STSEndpoint      string   `yaml:"sts_endpoint" defaultdoc:"sts.<region>.aliyuncs.com, or sts.aliyuncs.com without region" doc:"oidc, assume_role: the STS host[:port], always reached over HTTPS; sts-vpc.<region>.aliyuncs.com from inside a VPC."`
+	BaseProvider     string   `yaml:"base_provider" default:"chain" enum:"chain|static|env|profile|ecs_ram_role|oidc" doc:"assume_role: the provider of the credential that calls AssumeRole."`
+}
+
+// credentialKeys are the keys of SLSCredentials and the providers each
+// applies to.
+var credentialKeys = []struct {
+	key       string
+	providers []string
+}{
+	{"profile", []string{ProviderProfile, ProviderChain, ProviderAssumeRole}},
+	{"role_name", []string{ProviderECSRAMRole, ProviderChain, ProviderAssumeRole}},
+	{"metadata_endpoint", []string{ProviderECSRAMRole, ProviderChain, ProviderAssumeRole}},
+	{"role_arn", []string{ProviderOIDC, ProviderAssumeRole, ProviderChain}},
+	{"oidc_provider_arn", []string{ProviderOIDC, ProviderChain, ProviderAssumeRole}},
+	{"oidc_token_file", []string{ProviderOIDC, ProviderChain, ProviderAssumeRole}},
+	{"role_session_name", []string{ProviderOIDC, ProviderAssumeRole, ProviderChain}},
+	{"duration", []string{ProviderOIDC, ProviderAssumeRole, ProviderChain}},
+	{"external_id", []string{ProviderAssumeRole}},
+	{"sts_endpoint", []string{ProviderOIDC, ProviderAssumeRole, ProviderChain}},
+	{"base_provider", []string{ProviderAssumeRole}},
+}
+
+// check refuses a key that the provider does not read, and a provider
+// whose required settings are neither in the file nor in the environment,
+// naming the provider and the missing piece.
+func (sc *SLSCredentials) check(c *checkCtx) {
+	if c.failed("provider") {
+		return
+	}
+	for _, k := range credentialKeys {
+		if !c.has(k.key) || contains(k.providers, sc.Provider) {
+			continue
+		}
+		c.errorf(k.key, "is not read by provider %s (it applies to %s)", sc.Provider, strings.Join(k.providers, ", "))
+	}
+	env := func(key, value, variable string) {
+		if value != "" {
+			return
+		}
+		if v, ok := c.d.lookup(variable); ok && v != "" {
+			return
+		}
+		c.errorf("provider", "%s needs %s: set credentials.%s, or %s in the environment", sc.Provider, key, key, variable)
+	}
+	switch sc.Provider {
+	case ProviderEnv:
+		env("an access key id", "", "ALIBABA_CLOUD_ACCESS_KEY_ID")
+		env("an access key secret", "", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+	case ProviderOIDC:
+		sc.checkOIDC(env)
+	case ProviderAssumeRole:
+		env("role_arn", sc.RoleARN, "ALIBABA_CLOUD_ROLE_ARN")
+		if sc.BaseProvider == ProviderOIDC {
+			sc.checkOIDC(env)
+		}
+	}
+}
+
+func (sc *SLSCredentials) checkOIDC(env func(key, value, variable string)) {
+	env("role_arn", sc.RoleARN, "ALIBABA_CLOUD_ROLE_ARN")
+	env("oidc_provider_arn", sc.OIDCProviderARN, "ALIBABA_CLOUD_OIDC_PROVIDER_ARN")
+	env("oidc_token_file", sc.OIDCTokenFile, "ALIBABA_CLOUD_OIDC_TOKEN_FILE")
+}
+
+// StaticKeys returns the access key id, secret and security token of the
+// static provider, each taken from the standard ALIBABA_CLOUD_* environment
+// variable (looked up with lookup, os.LookupEnv when nil) when the
+// configuration leaves it empty.
+func (a SLSAuth) StaticKeys(lookup func(string) (string, bool)) (id, secret, token Secret) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
@@ -64,6 +158,26 @@ func (a SLSAuth) Credentials(lookup func(string) (string, bool)) (id, secret, to
 func (a *SLSAuth) check(c *checkCtx) {
 	if a.SignatureVersion == "v4" && a.Region == "" {
 		c.errorf("region", "required when signature_version is v4")
+	}
+	p, base := a.Credentials.Provider, a.Credentials.BaseProvider
+	keysHere := a.AccessKeyID.IsSet() || a.AccessKeySecret.IsSet() || a.SecurityToken.IsSet()
+	staticUsed := p == ProviderStatic || p == ProviderChain || p == ProviderAssumeRole && (base == ProviderStatic || base == ProviderChain)
+	if keysHere && !staticUsed && !c.failed("credentials") {
+		for _, k := range []string{"access_key_id", "access_key_secret", "security_token"} {
+			if c.has(k) {
+				c.errorf(k, "is read by provider static (or chain, or assume_role with base_provider static); credentials.provider is %s", p)
+				break
+			}
+		}
+	}
+	if p == ProviderStatic || p == ProviderAssumeRole && base == ProviderStatic {
+		id, secret, _ := a.StaticKeys(c.d.lookup)
+		switch {
+		case !id.IsSet():
+			c.errorf("access_key_id", "provider static needs an access key id: set access_key_id, or ALIBABA_CLOUD_ACCESS_KEY_ID in the environment")
+		case !secret.IsSet():
+			c.errorf("access_key_secret", "provider static needs an access key secret: set access_key_secret, or ALIBABA_CLOUD_ACCESS_KEY_SECRET in the environment")
+		}
 	}
 }
 
@@ -95,7 +209,7 @@ type SLSSource struct {
 	Compression            string    `yaml:"compression" default:"lz4" enum:"lz4|zstd" doc:"Compression requested for pulled data."`
 	ConsumerGroup          string    `yaml:"consumer_group" flink:"LOG_CONSUMERGROUP" format:"group" doc:"SLS consumer group: checkpoints are also committed to it, and with group_mode distributed it assigns shards to replicas."`
 	GroupMode              string    `yaml:"group_mode" default:"standalone" enum:"standalone|distributed" doc:"standalone: this process reads every shard. distributed: replicas sharing consumer_group split the shards between them."`
-	ConsumerName           string    `yaml:"consumer_name" defaultdoc:"the host name" doc:"This replica's name in the consumer group; must differ between replicas."`
+	ConsumerName           string    `yaml:"consumer_name" defaultdoc:"$POD_NAME, the pod name in Kubernetes, else <host>-<pid>" doc:"This replica's name in the consumer group; must differ between replicas. The default is unique per process and stable for a Kubernetes pod; a replica that finds its name in use by another live consumer of the group stops."`
 	HeartbeatInterval      Duration  `yaml:"heartbeat_interval" default:"20s" min:"1s" doc:"Consumer group heartbeat interval."`
 	HeartbeatTimeout       Duration  `yaml:"heartbeat_timeout" default:"60s" min:"1s" doc:"Time without heartbeats after which the group reassigns this replica's shards; must exceed heartbeat_interval."`
 	Ordered                bool      `yaml:"ordered" default:"true" doc:"Finish a parent shard before reading its children after a split or merge, keeping per-key order."`
@@ -152,10 +266,40 @@ func (s *SLSSource) check(c *checkCtx) {
 		c.errorf("stop_time", "must be after start_position")
 	}
 	if s.ConsumerName == "" {
-		if h, err := os.Hostname(); err == nil {
-			s.ConsumerName = strings.ToLower(h)
-		}
+		s.ConsumerName = DefaultConsumerName(c.d.lookup)
 	}
+}
+
+// DefaultConsumerName is the consumer name of a replica that configures
+// none: $POD_NAME (the Kubernetes downward API), else in a Kubernetes pod
+// its host name (which is the pod name), else "<host>-<pid>". lookup reads
+// the environment (os.LookupEnv when nil).
+//
+// # Notes
+//
+// A pod keeps its name across container restarts, so a restarted replica
+// takes its own place in the consumer group again; outside Kubernetes the
+// process id makes two replicas on one host distinct, at the price of a
+// new name after each restart (the old one times out of the group).
+func DefaultConsumerName(lookup func(string) (string, bool)) string {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	if v, ok := lookup("POD_NAME"); ok && v != "" {
+		return strings.ToLower(v)
+	}
+	host, _ := os.Hostname()
+	if v, ok := lookup("HOSTNAME"); ok && v != "" {
+		host = v
+	}
+	host = strings.ToLower(host)
+	if v, ok := lookup("KUBERNETES_SERVICE_HOST"); ok && v != "" && host != "" {
+		return host
+	}
+	if host == "" {
+		host = "slspipe"
+	}
+	return host + "-" + strconv.Itoa(os.Getpid())
 }
 
 // NATSConn is how to reach and authenticate to a NATS server, shared by the

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Default credentials accepted when Config.AccessKeys is empty. They are for
@@ -37,6 +38,25 @@ type Config struct {
 	Logstores []LogstoreSpec
 	// Logger receives operational messages; nil means slog.Default().
 	Logger *slog.Logger
+
+	// Roles are the RAM roles (ARNs such as "acs:ram::1234567890:role/
+	// slspipe") the emulator's STS issues temporary credentials for:
+	// AssumeRole to a request signed by any access key of AccessKeys (or
+	// by temporary credentials), AssumeRoleWithOIDC to the holder of an
+	// OIDC token from one of OIDCProviders. Any other role is answered 404
+	// EntityNotExist.Role, as a role that does not exist.
+	Roles []string
+	// OIDCProviders are the OIDC provider ARNs the roles trust.
+	OIDCProviders []string
+	// InstanceRole is the RAM role name the instance metadata service
+	// hands credentials of, as an ECS instance with that role attached.
+	// Empty: no role is attached (every role lookup answers 404).
+	InstanceRole string
+	// TokenLifetime is the lifetime of every temporary credential issued
+	// (STS and metadata service), for tests that need tokens to expire
+	// within seconds. Zero: as requested from STS (DurationSeconds, 1 h by
+	// default) and 6 h from the metadata service, as the services do.
+	TokenLifetime time.Duration
 }
 
 // LogstoreSpec names a logstore and its initial shard count.

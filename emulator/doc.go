@@ -61,4 +61,11 @@
 //     ParameterInvalid, "invalid query: line L, column C: …". Such a pull
 //     decodes, filters and re-encodes; a statement of only where clauses
 //     passes kept logs' bytes through unchanged.
+//   - Temporary credentials: with Config.Roles the server also answers as
+//     STS (POST / with Action=AssumeRole or AssumeRoleWithOIDC), and with
+//     Config.InstanceRole as the ECS metadata service (/latest/...);
+//     Config.TokenLifetime shortens every temporary credential. SLS calls
+//     with an expired or unknown security token are answered 401
+//     Unauthorized, as on the service. StartTLS serves the same over HTTPS
+//     with a certificate of the emulator's own CA (CACertificatePEM).
 package emulator

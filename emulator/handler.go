@@ -71,8 +71,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 		return
 	}
+	if isMetadataRequest(r) {
+		s.serveMetadata(w, r)
+		return
+	}
 	body, err := readBody(r)
 	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	if isSTSRequest(r) {
+		s.serveSTS(w, r, body)
+		return
+	}
+	if err := s.temp.check(r, auth.AccessKeyID(r)); err != nil {
 		s.writeError(w, err)
 		return
 	}

@@ -184,8 +184,10 @@ func TestNodeSDKWritesGoSDKReads(t *testing.T) {
 		t.Fatalf("node client: posted %d of 3, error %+v", out.Posted, out.Error)
 	}
 
-	// The rest with an STS token, which is signed like any x-acs-* header.
-	in.Groups, in.SecurityToken = groups[3:], "CAIS-node-sts-token"
+	// The rest with temporary credentials: the STS token is signed like
+	// any x-acs-* header and checked against the key it was issued with.
+	tc := srv.IssueTemporaryCredentials("acs:ram::1234567890:role/node", time.Hour)
+	in.Groups, in.AccessKeyID, in.AccessKeySecret, in.SecurityToken = groups[3:], tc.AccessKeyID, tc.AccessKeySecret, tc.SecurityToken
 	out = runNodeClient(t, node, in)
 	if out.Error != nil || out.Posted != len(groups)-3 {
 		t.Fatalf("node client with STS token: posted %d of %d, error %+v", out.Posted, len(groups)-3, out.Error)

@@ -35,10 +35,15 @@ type Server struct {
 	faults   *faults.Injector
 	// adminFaults serves faults under /_emulator/faults, guarded.
 	adminFaults http.Handler
+	temp        *tempCreds   // temporary credentials issued by STS and the metadata service
+	instance    instanceRole // the metadata service's instance role
 
 	mu      sync.Mutex // guards the fields below
 	httpSrv *http.Server
 	addr    string
+	tlsSrv  *http.Server // with StartTLS
+	tlsAddr string
+	ca      *localCA
 	closed  bool
 
 	stop chan struct{}  // closed by Close to end background work
@@ -53,11 +58,13 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator denied actions: %w", err)
 	}
+	temp := newTempCreds(time.Now)
 	s := &Server{
 		policy:   policy,
 		cfg:      cfg,
 		log:      cfg.Logger,
-		verifier: auth.NewVerifier(cfg.accessKeys()),
+		temp:     temp,
+		verifier: auth.NewVerifier(cfg.accessKeys()).WithTemporaryKeys(temp.secret),
 		groups:   groups.NewRegistry(time.Now),
 		faults:   faults.New(),
 		stop:     make(chan struct{}),
@@ -195,10 +202,17 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	hs := s.httpSrv
+	hs, ts := s.httpSrv, s.tlsSrv
 	s.mu.Unlock()
 
 	var err error
+	if ts != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if ts.Shutdown(ctx) != nil {
+			ts.Close()
+		}
+		cancel()
+	}
 	if hs != nil {
 		// net/http counts a connection that has not sent a request yet as
 		// active for 5 s; requests here are short, so a brief grace period
@@ -268,6 +282,24 @@ func shardIDs(infos []store.ShardInfo) []int {
 		ids[i] = in.ID
 	}
 	return ids
+}
+
+// IssueTemporaryCredentials issues credentials for role valid for
+// lifetime, as STS would, for tests that need a security token without
+// going through STS. Requests signed with them are accepted until they
+// expire, then refused as the service refuses an expired token.
+func (s *Server) IssueTemporaryCredentials(role string, lifetime time.Duration) TemporaryCredentials {
+	return s.temp.issue(role, lifetime)
+}
+
+// ExpireTemporaryCredentials makes every temporary credential issued so
+// far expire now, as a revocation would, so that tests can see a client
+// meet a refused token; the metadata service hands out new ones.
+func (s *Server) ExpireTemporaryCredentials() {
+	s.temp.expireAll()
+	s.instance.mu.Lock()
+	s.instance.current = nil
+	s.instance.mu.Unlock()
 }
 
 // saveLoop persists consumer-group state periodically until Close.

@@ -186,7 +186,7 @@ func startDevEmulator(ctx context.Context, src *config.SLSSource, shards int, lo
 	if !ok {
 		return nil, nil, fmt.Errorf("dev runs its own SLS emulator, so source.sls.endpoint must be a loopback address such as http://127.0.0.1:9100, not %s", redact.URL(src.Endpoint))
 	}
-	id, secret, _ := src.Credentials(os.LookupEnv)
+	id, secret, _ := src.StaticKeys(os.LookupEnv)
 	if !id.IsSet() || !secret.IsSet() {
 		return nil, nil, errors.New("dev: source.sls needs an access key (the emulator accepts the one the pipeline uses)")
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,12 @@ func newEmulatorCmd() *cobra.Command {
 		keySecret string
 		dataDir   string
 		denies    []string
+		tlsAddr   string
+		caFile    string
+		roles     []string
+		oidc      []string
+		instance  string
+		lifetime  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "emulator",
@@ -58,6 +65,24 @@ token; requests a web page could send are refused:
     curl -H 'Authorization: Bearer ` + emulator.DefaultAccessKeySecret + `' -H 'Content-Type: application/json' \
       -X POST 127.0.0.1:9100/_emulator/faults -d '{"match":{"kind":"read"},"count":20,"status":403}'
 
+Temporary credentials: --role ARN lets the emulator's STS (POST / with
+Action=AssumeRole or AssumeRoleWithOIDC, as https://sts.aliyuncs.com answers
+them) issue credentials for that role, to requests signed by the access key
+(AssumeRole) or holding an OIDC token from an --oidc-provider
+(AssumeRoleWithOIDC). --instance-role NAME makes it answer as the ECS
+instance metadata service of an instance with that role attached
+(/latest/meta-data/ram/security-credentials/NAME, reached by sending the
+requests for 100.100.100.200 through the emulator as an HTTP proxy).
+--token-lifetime shortens every temporary credential, so that tests see
+them expire. Requests with an expired security token are answered 401
+Unauthorized "The security token you provided has expired.", an unknown one
+"The security token you provided is invalid.".
+
+HTTPS: --tls-addr also serves everything over TLS, with a certificate for
+127.0.0.1, ::1 and localhost signed by a CA the emulator creates at start
+and writes to --ca-file; it then prints a second line, "listening with TLS
+on HOST:PORT". Credentials libraries call STS over HTTPS only.
+
 Pointing the Go SDK at it: the SDK sends the project in the Host
 ("<project>.<endpoint>"), which does not resolve locally, so give the SDK an
 http.Client that always dials the emulator:
@@ -75,13 +100,25 @@ consumer.LogHubConfig.HTTPClient and producer.ProducerConfig.HTTPClient.`,
   # pick a free port and keep data across restarts
   slspipe emulator --addr 127.0.0.1:0 --logstore demo/nginx:4 --data ./sls-data
 
+  # an STS and a metadata service whose tokens live 5 seconds, over HTTPS too
+  slspipe emulator --logstore demo/nginx:4 --role acs:ram::1234567890:role/slspipe \
+    --oidc-provider acs:ram::1234567890:oidc-provider/ack --instance-role slspipe \
+    --token-lifetime 5s --tls-addr 127.0.0.1:0 --ca-file ./emulator-ca.pem
+
   # the default key may not list shards nor write
   slspipe emulator --logstore demo/nginx:4 --deny slspipe-local=log:ListShards,log:PostLogStoreLogs`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := emulator.Config{
-				DataDir: dataDir,
-				Logger:  slog.New(slog.NewTextHandler(os.Stderr, nil)),
+				DataDir:       dataDir,
+				Logger:        slog.New(slog.NewTextHandler(os.Stderr, nil)),
+				Roles:         roles,
+				OIDCProviders: oidc,
+				InstanceRole:  instance,
+				TokenLifetime: lifetime,
+			}
+			if caFile != "" && tlsAddr == "" {
+				return errors.New("--ca-file needs --tls-addr")
 			}
 			if keyID != "" || keySecret != "" {
 				if keyID == "" || keySecret == "" {
@@ -116,6 +153,19 @@ consumer.LogHubConfig.HTTPClient and producer.ProducerConfig.HTTPClient.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "listening on %s\n", srv.Addr())
+			if tlsAddr != "" {
+				if err := srv.StartTLS(ctx, tlsAddr); err != nil {
+					srv.Close()
+					return err
+				}
+				if caFile != "" {
+					if err := os.WriteFile(caFile, srv.CACertificatePEM(), 0o644); err != nil {
+						srv.Close()
+						return fmt.Errorf("write --ca-file: %w", err)
+					}
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "listening with TLS on %s\n", srv.TLSAddr())
+			}
 			cfg.Logger.Info("emulator started", "addr", srv.Addr(), "logstores", len(cfg.Logstores), "data", dataDir)
 			<-ctx.Done()
 			cfg.Logger.Info("emulator stopping")
@@ -131,6 +181,12 @@ consumer.LogHubConfig.HTTPClient and producer.ProducerConfig.HTTPClient.`,
 	f.StringVar(&keyID, "access-key-id", "", "access key id clients sign with (default "+emulator.DefaultAccessKeyID+")")
 	f.StringVar(&keySecret, "access-key-secret", "", "access key secret clients sign with (default: the documented local secret)")
 	f.StringVar(&dataDir, "data", "", "directory to persist data in (default: memory only)")
+	f.StringVar(&tlsAddr, "tls-addr", "", "also serve HTTPS on this address, with a certificate of the emulator's own CA")
+	f.StringVar(&caFile, "ca-file", "", "write the emulator's CA certificate (PEM) to this file (with --tls-addr)")
+	f.StringArrayVar(&roles, "role", nil, "a RAM role `ARN` the STS issues temporary credentials for (repeatable)")
+	f.StringArrayVar(&oidc, "oidc-provider", nil, "an OIDC provider `ARN` the roles trust for AssumeRoleWithOIDC (repeatable)")
+	f.StringVar(&instance, "instance-role", "", "answer as the ECS metadata service of an instance with this RAM role `name`")
+	f.DurationVar(&lifetime, "token-lifetime", 0, "lifetime of every temporary credential (default: as requested from STS, 6h from the metadata service)")
 	f.StringArrayVar(&denies, "deny", nil, "refuse RAM actions to an access key: `KEYID=log:Action[,log:Action...]` (repeatable)")
 	return cmd
 }

@@ -3,11 +3,11 @@ package sls
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 
 	sdk "github.com/aliyun/aliyun-log-go-sdk"
 
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 	"github.com/slspipe/slspipe/engine"
 )
 
@@ -20,6 +20,12 @@ type groupCommitter struct {
 
 	mu      sync.Mutex // guards ensured
 	ensured map[string]bool
+
+	// writeMu orders every checkpoint write of this replica (commits and
+	// beacons, see identity.go), so that a beacon never writes back an
+	// older cursor than a commit; it guards marks.
+	writeMu sync.Mutex
+	marks   map[engine.ShardKey]*shardMark
 }
 
 // ensureGroup creates the consumer group of logstore if missing, or
@@ -38,7 +44,7 @@ func (g *groupCommitter) ensureGroup(ctx context.Context, logstore string) error
 	}
 	err := s.call(ctx, logstore, "create consumer group "+cg.ConsumerGroupName, func() error {
 		err := s.c.sdk.CreateConsumerGroup(s.cfg.Project, logstore, cg)
-		if ae, ok := asAPIError(err); ok && ae.Code == "ConsumerGroupAlreadyExist" {
+		if ae, ok := slsapi.AsAPIError(err); ok && ae.Code == "ConsumerGroupAlreadyExist" {
 			return s.c.sdk.UpdateConsumerGroup(s.cfg.Project, logstore, cg)
 		}
 		return err
@@ -117,13 +123,9 @@ func (g *groupCommitter) SaveCheckpoints(ctx context.Context, _ string, cps []en
 		if err := g.ensureGroup(ctx, cp.Logstore); err != nil {
 			return err
 		}
-		err := s.call(ctx, cp.Logstore, "update checkpoint of shard "+strconv.Itoa(cp.Shard), func() error {
-			err := s.c.sdk.UpdateCheckpoint(s.cfg.Project, cp.Logstore, s.cfg.ConsumerGroup, s.cfg.ConsumerName, cp.Shard, cp.Cursor, true)
-			if ae, ok := asAPIError(err); ok && (ae.Code == "ShardNotExist" || ae.Code == "ShardNotExsit") {
-				return nil
-			}
-			return err
-		})
+		g.writeMu.Lock()
+		err := g.write(ctx, engine.ShardKey{Logstore: cp.Logstore, Shard: cp.Shard}, cp.Cursor)
+		g.writeMu.Unlock()
 		if err != nil {
 			return fmt.Errorf("save checkpoint to consumer group %s: %w", s.cfg.ConsumerGroup, err)
 		}

@@ -2,16 +2,10 @@ package sls
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/slspipe/slspipe/engine"
-)
-
-// errTruncated and errWireType report malformed LogGroupList bytes.
-var (
-	errTruncated = errors.New("truncated protobuf")
-	errWireType  = errors.New("unsupported protobuf wire type")
+	"github.com/slspipe/slspipe/internal/logwire"
 )
 
 // recSpan locates one decoded record's fields and tags in decoder.fields
@@ -56,15 +50,15 @@ func (d *decoder) decode(buf []byte) error {
 	d.reserve(buf)
 	i := 0
 	for i < len(buf) {
-		field, wt, n := readTag(buf, i)
+		field, wt, n := logwire.Tag(buf, i)
 		if n < 0 {
-			return fmt.Errorf("log group list at byte %d: %w", i, errTruncated)
+			return fmt.Errorf("log group list at byte %d: %w", i, logwire.ErrTruncated)
 		}
 		i = n
 		if field == 1 && wt == 2 {
-			sub, n := readBytes(buf, i)
+			sub, n := logwire.Bytes(buf, i)
 			if n < 0 {
-				return fmt.Errorf("log group %d at byte %d: %w", d.groups, i, errTruncated)
+				return fmt.Errorf("log group %d at byte %d: %w", d.groups, i, logwire.ErrTruncated)
 			}
 			i = n
 			if err := d.decodeGroup(sub); err != nil {
@@ -74,9 +68,9 @@ func (d *decoder) decode(buf []byte) error {
 			d.groups++
 			continue
 		}
-		if i = skip(buf, i, wt); i < 0 {
+		if i = logwire.Skip(buf, i, wt); i < 0 {
 			d.fixup()
-			return fmt.Errorf("log group list: %w", errWireType)
+			return fmt.Errorf("log group list: %w", logwire.ErrWireType)
 		}
 	}
 	d.fixup()
@@ -100,10 +94,10 @@ func (d *decoder) reserve(buf []byte) {
 // countList counts the logs and the fields (contents and tags, a group's
 // tags once per log) of a LogGroupList.
 func countList(buf []byte) (logs, fields int) {
-	forEach(buf, 1, func(g []byte) {
+	logwire.ForEach(buf, 1, func(g []byte) {
 		tags, glogs, gfields := 0, 0, 0
 		for i := 0; i < len(g); {
-			field, sub, n, err := nextBytes(g, i)
+			field, sub, n, err := logwire.NextBytes(g, i)
 			if err != nil || field == 0 {
 				break
 			}
@@ -111,7 +105,7 @@ func countList(buf []byte) (logs, fields int) {
 			switch field {
 			case 1:
 				glogs++
-				forEach(sub, 2, func([]byte) { gfields++ })
+				logwire.ForEach(sub, 2, func([]byte) { gfields++ })
 			case 6:
 				tags++
 			}
@@ -120,46 +114,6 @@ func countList(buf []byte) (logs, fields int) {
 		fields += gfields + tags
 	})
 	return logs, fields
-}
-
-// forEach calls fn with every length-delimited field number want of b, up to
-// the first malformed field.
-func forEach(b []byte, want uint64, fn func([]byte)) {
-	for i := 0; i < len(b); {
-		field, sub, n, err := nextBytes(b, i)
-		if err != nil || field == 0 {
-			return
-		}
-		if field == want {
-			fn(sub)
-		}
-		i = n
-	}
-}
-
-// nextBytes finds the next length-delimited field of b at or after i,
-// skipping fields of other wire types, and returns its number, its bytes and
-// the index after it. field is 0 (no protobuf field has that number) when
-// only other wire types remain.
-func nextBytes(b []byte, i int) (field uint64, sub []byte, next int, err error) {
-	for i < len(b) {
-		f, wt, n := readTag(b, i)
-		if n < 0 {
-			return 0, nil, 0, errTruncated
-		}
-		if wt != 2 {
-			if i = skip(b, n, wt); i < 0 {
-				return 0, nil, 0, errWireType
-			}
-			continue
-		}
-		sub, n = readBytes(b, n)
-		if n < 0 {
-			return 0, nil, 0, errTruncated
-		}
-		return f, sub, n, nil
-	}
-	return 0, nil, len(b), nil
 }
 
 // fixup points every record at its fields and tags; d.fields may have moved
@@ -185,7 +139,7 @@ func (d *decoder) decodeGroup(g []byte) error {
 	topic, source := d.lastTopic, d.lastSource
 	var haveTopic, haveSource bool
 	for i := 0; i < len(g); {
-		field, sub, n, err := nextBytes(g, i)
+		field, sub, n, err := logwire.NextBytes(g, i)
 		if err != nil {
 			return err
 		}
@@ -224,7 +178,7 @@ func (d *decoder) decodeGroup(g []byte) error {
 	// Pass 2: the logs.
 	index := 0
 	for i := 0; i < len(g); {
-		field, sub, n, err := nextBytes(g, i)
+		field, sub, n, err := logwire.NextBytes(g, i)
 		if err != nil {
 			return err
 		}
@@ -252,23 +206,23 @@ func (d *decoder) decodeGroup(g []byte) error {
 func (d *decoder) decodeLog(l []byte) (engine.Timestamp, error) {
 	var ts engine.Timestamp
 	for i := 0; i < len(l); {
-		field, wt, n := readTag(l, i)
+		field, wt, n := logwire.Tag(l, i)
 		if n < 0 {
-			return ts, errTruncated
+			return ts, logwire.ErrTruncated
 		}
 		i = n
 		switch {
 		case field == 1 && wt == 0:
-			v, n := readVarint(l, i)
+			v, n := logwire.Varint(l, i)
 			if n < 0 {
-				return ts, errTruncated
+				return ts, logwire.ErrTruncated
 			}
 			i = n
 			ts.Sec = int64(uint32(v))
 		case field == 2 && wt == 2:
-			sub, n := readBytes(l, i)
+			sub, n := logwire.Bytes(l, i)
 			if n < 0 {
-				return ts, errTruncated
+				return ts, logwire.ErrTruncated
 			}
 			i = n
 			k, v, err := decodePair(sub)
@@ -278,13 +232,13 @@ func (d *decoder) decodeLog(l []byte) (engine.Timestamp, error) {
 			d.fields = append(d.fields, engine.Field{Key: k, Value: v})
 		case field == 4 && wt == 5:
 			if len(l)-i < 4 {
-				return ts, errTruncated
+				return ts, logwire.ErrTruncated
 			}
 			ts.Nsec = binary.LittleEndian.Uint32(l[i:])
 			i += 4
 		default:
-			if i = skip(l, i, wt); i < 0 {
-				return ts, errWireType
+			if i = logwire.Skip(l, i, wt); i < 0 {
+				return ts, logwire.ErrWireType
 			}
 		}
 	}
@@ -299,15 +253,15 @@ func (d *decoder) decodeLog(l []byte) (engine.Timestamp, error) {
 // neighbour.
 func decodePair(b []byte) (key, value []byte, err error) {
 	for i := 0; i < len(b); {
-		field, wt, n := readTag(b, i)
+		field, wt, n := logwire.Tag(b, i)
 		if n < 0 {
-			return nil, nil, errTruncated
+			return nil, nil, logwire.ErrTruncated
 		}
 		i = n
 		if wt == 2 && (field == 1 || field == 2) {
-			sub, n := readBytes(b, i)
+			sub, n := logwire.Bytes(b, i)
 			if n < 0 {
-				return nil, nil, errTruncated
+				return nil, nil, logwire.ErrTruncated
 			}
 			i = n
 			if field == 1 {
@@ -317,74 +271,9 @@ func decodePair(b []byte) (key, value []byte, err error) {
 			}
 			continue
 		}
-		if i = skip(b, i, wt); i < 0 {
-			return nil, nil, errWireType
+		if i = logwire.Skip(b, i, wt); i < 0 {
+			return nil, nil, logwire.ErrWireType
 		}
 	}
 	return key, value, nil
-}
-
-// readVarint reads a varint at b[i:], returning it and the index after it,
-// or n < 0 when b ends first or the varint is longer than 10 bytes.
-func readVarint(b []byte, i int) (v uint64, n int) {
-	var shift uint
-	for j := 0; j < 10; j++ {
-		if i >= len(b) {
-			return 0, -1
-		}
-		c := b[i]
-		i++
-		v |= uint64(c&0x7f) << shift
-		if c < 0x80 {
-			return v, i
-		}
-		shift += 7
-	}
-	return 0, -1
-}
-
-// readTag reads a field tag.
-func readTag(b []byte, i int) (field uint64, wt int, n int) {
-	if i < len(b) && b[i] < 0x80 { // one-byte tags are the common case
-		return uint64(b[i] >> 3), int(b[i] & 7), i + 1
-	}
-	v, n := readVarint(b, i)
-	if n < 0 {
-		return 0, 0, -1
-	}
-	return v >> 3, int(v & 7), n
-}
-
-// readBytes reads a length-delimited value at b[i:], capacity-limited.
-func readBytes(b []byte, i int) (sub []byte, n int) {
-	l, n := readVarint(b, i)
-	if n < 0 || l > uint64(len(b)-n) {
-		return nil, -1
-	}
-	end := n + int(l)
-	return b[n:end:end], end
-}
-
-// skip skips a value of wire type wt at b[i:], returning the index after
-// it or -1.
-func skip(b []byte, i, wt int) int {
-	switch wt {
-	case 0:
-		_, n := readVarint(b, i)
-		return n
-	case 1:
-		if len(b)-i < 8 {
-			return -1
-		}
-		return i + 8
-	case 2:
-		_, n := readBytes(b, i)
-		return n
-	case 5:
-		if len(b)-i < 4 {
-			return -1
-		}
-		return i + 4
-	}
-	return -1
 }

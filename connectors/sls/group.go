@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/slspipe/slspipe/config"
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 	"github.com/slspipe/slspipe/engine"
 )
 
@@ -31,6 +32,12 @@ type groupShard struct {
 // children, after it when the group is ordered.
 func (s *Source) runGroup(ctx context.Context, host engine.Host, logstore string) error {
 	if err := s.commit.ensureGroup(ctx, logstore); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if err := s.claimName(ctx, logstore); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -67,6 +74,12 @@ func (s *Source) runGroup(ctx context.Context, host engine.Host, logstore string
 				return err
 			}
 			if err := s.applyAssignment(ctx, host, logstore, assigned, held, known, &first, &wg, events); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if err := s.watchName(ctx, logstore, held); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -110,6 +123,22 @@ func (s *Source) runGroup(ctx context.Context, host engine.Host, logstore string
 	}
 }
 
+// watchName keeps this replica's checkpoints fresh (the beacon) and checks
+// that nobody else writes under its name; see identity.go.
+func (s *Source) watchName(ctx context.Context, logstore string, held map[int]*groupShard) error {
+	var ids []int
+	for id, gs := range held {
+		if !gs.releasing {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	if err := s.checkTwin(ctx, logstore, ids); err != nil {
+		return err
+	}
+	return s.commit.beacon(ctx, logstore, ids)
+}
+
 // heartbeat sends one heartbeat. A replica the group has timed out must
 // join again holding nothing: the caller then releases what it held.
 func (s *Source) heartbeat(ctx context.Context, logstore string, held []int) ([]int, error) {
@@ -117,7 +146,7 @@ func (s *Source) heartbeat(ctx context.Context, logstore string, held []int) ([]
 	err := s.call(ctx, logstore, "heartbeat to consumer group "+s.cfg.ConsumerGroup, func() error {
 		var err error
 		assigned, err = s.c.sdk.HeartBeat(s.cfg.Project, logstore, s.cfg.ConsumerGroup, s.cfg.ConsumerName, held)
-		if ae, ok := asAPIError(err); ok && ae.Code == "NotExistConsumerWithBody" {
+		if ae, ok := slsapi.AsAPIError(err); ok && ae.Code == "NotExistConsumerWithBody" {
 			assigned, err = nil, nil
 		}
 		return err
@@ -194,6 +223,9 @@ func (s *Source) startGroupShard(ctx context.Context, host engine.Host, logstore
 	gs := &groupShard{st: st, cancel: rcancel, done: make(chan struct{})}
 	held[st.id] = gs
 	st.phase = phaseRunning
+	if err := s.commit.opened(ctx, key, cursor); err != nil {
+		return err
+	}
 	r := &shardReader{src: s, host: host, key: key, cursor: cursor, readonly: &st.readonly}
 	s.log.Info("shard assigned", "logstore", logstore, "shard", st.id, "consumer", s.cfg.ConsumerName, "resumed", res.Found)
 	goRead(ctx, rctx, rcancel, wg, r, st.id, events, func() { close(gs.done) })

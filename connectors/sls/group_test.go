@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,16 +21,7 @@ func TestGroupRebalanceAfterAbruptStop(t *testing.T) {
 	p := newProducer(srv)
 	keys := keysN(32)
 
-	ctx, stopWriting := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer stopWriting()
-	wg.Go(func() {
-		for ctx.Err() == nil {
-			p.fill(t, keys, 1, 2)
-			time.Sleep(2 * time.Millisecond) // a steady trickle, not a flood
-		}
-	})
+	stopWriting := p.trickle(t, keys, 2*time.Millisecond)
 
 	sinks := make([]*orderSink, 3)
 	replicas := make([]*run, 3)
@@ -77,7 +67,6 @@ func TestGroupRebalanceAfterAbruptStop(t *testing.T) {
 	mark := p.total()
 	eventually(t, "new data on every shard", func() bool { alive(2); return p.total() > mark+2000 })
 	stopWriting()
-	wg.Wait()
 
 	confirmed := func() map[string]int {
 		all := map[string]int{}

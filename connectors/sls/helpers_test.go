@@ -144,6 +144,22 @@ func keysN(n int) []string {
 	return out
 }
 
+// trickle writes one log per key every pause in the background until the
+// returned stop is called (also at the end of the test).
+func (p *producer) trickle(t *testing.T, keys []string, pause time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			p.fill(t, keys, 1, 2)
+			time.Sleep(pause) // a steady trickle, not a flood
+		}
+	})
+	stop = func() { cancel(); wg.Wait() }
+	t.Cleanup(stop)
+	return stop
+}
+
 // orderSink records, per key, the sequence numbers in the order the
 // pipeline wrote them, and stores the records in an enginetest.Sink.
 type orderSink struct {

@@ -3,6 +3,8 @@ package sls
 import (
 	"net"
 	"strings"
+
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 )
 
 // Origin implements [engine.Origins]: the cursors of a logstore are
@@ -19,7 +21,7 @@ import (
 //     acceleration endpoint) is taken as it is: switching between such
 //     spellings of the same data means resetting the positions.
 func (s *Source) Origin(logstore string) string {
-	return "sls://" + originHost(s.c.ep) + "/" + s.cfg.Project + "/" + logstore
+	return "sls://" + originHost(s.c.Endpoint) + "/" + s.cfg.Project + "/" + logstore
 }
 
 // regionAliases are the suffixes of a region label that name another
@@ -29,13 +31,13 @@ var regionAliases = []string{"-intranet", "-share"}
 const serviceDomain = ".log.aliyuncs.com"
 
 // originHost returns the normalised host[:port] of ep.
-func originHost(ep endpoint) string {
-	host, port := strings.ToLower(ep.host), ""
+func originHost(ep slsapi.Endpoint) string {
+	host, port := strings.ToLower(ep.Host), ""
 	if h, p, err := net.SplitHostPort(host); err == nil {
 		host, port = h, p
 	}
 	host = strings.TrimSuffix(host, ".")
-	if (ep.scheme == "https" && port == "443") || (ep.scheme == "http" && port == "80") {
+	if (ep.Scheme == "https" && port == "443") || (ep.Scheme == "http" && port == "80") {
 		port = ""
 	}
 	if region, ok := strings.CutSuffix(host, serviceDomain); ok && port == "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/gogo/protobuf/proto"
 
 	"github.com/slspipe/slspipe/config"
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 	"github.com/slspipe/slspipe/internal/preflight"
 )
 
@@ -88,15 +89,14 @@ func newProbe(auth config.SLSAuth, opts []Option) (*slsProbe, []preflight.Result
 	for _, opt := range opts {
 		opt(&o)
 	}
-	ep, err := parseEndpoint(auth.Endpoint)
+	ep, err := slsapi.ParseEndpoint(auth.Endpoint)
 	hc := o.hc
 	if err == nil && hc == nil {
-		hc = newHTTPClient(ep)
-		hc.Timeout = checkTimeout
+		hc, err = slsapi.NewHTTPClient(ep, slsapi.ClientOptions{CAFile: auth.CAFile, Timeout: checkTimeout})
 	}
 	var c *client
 	if err == nil {
-		c, err = newClient(auth, o.lookup, hc, "slspipe-check")
+		c, err = newClient(auth, slsapi.CredentialOptions{Lookup: o.lookup, Logger: o.logger}, hc, "slspipe-check")
 	}
 	if err != nil {
 		return nil, []preflight.Result{{
@@ -104,18 +104,45 @@ func newProbe(auth config.SLSAuth, opts []Option) (*slsProbe, []preflight.Result
 			Detail: err.Error(),
 		}}, false
 	}
+	who := preflight.Result{Status: preflight.OK, Check: "credentials", Resource: projectARN(auth.Project)}
+	cred, err := c.Creds.Current()
+	if err != nil {
+		who.Status, who.Detail = preflight.Failed, err.Error()
+		who.Fix = "see docs/operations.md, \"Credentials\", for what each provider needs"
+		return nil, []preflight.Result{who}, false
+	}
+	who.Detail = describeCredentials(cred, time.Now())
 	var pairs []string
-	for _, s := range []string{c.keySecret, c.keyID, c.token} {
+	for _, s := range []string{cred.AccessKeySecret, cred.AccessKeyID, cred.SecurityToken} {
 		if s != "" {
 			pairs = append(pairs, s, "<redacted>")
 		}
 	}
-	return &slsProbe{c: c, scrub: strings.NewReplacer(pairs...)}, nil, true
+	scrub := strings.NewReplacer(pairs...)
+	who.Detail = scrub.Replace(who.Detail)
+	return &slsProbe{c: c, scrub: scrub, out: []preflight.Result{who}}, nil, true
+}
+
+// describeCredentials says which provider answered and when its
+// credentials expire, never what they are.
+func describeCredentials(a slsapi.Answer, now time.Time) string {
+	kind := "an access key"
+	if a.SecurityToken != "" {
+		kind = "temporary credentials (STS token)"
+	}
+	s := fmt.Sprintf("provider %s answered with %s", a.Provider, kind)
+	if a.Expiry.IsZero() {
+		if a.SecurityToken != "" {
+			return s + "; expiry unknown: a static token is not renewed"
+		}
+		return s + "; no expiry"
+	}
+	return s + fmt.Sprintf("; expires %s (in %s), renewed before", a.Expiry.UTC().Format(time.RFC3339), a.Expiry.Sub(now).Round(time.Second))
 }
 
 // source probes the calls of the source on one logstore.
 func (p *slsProbe) source(ctx context.Context, cfg config.SLSSource, logstore string) {
-	project := p.c.project
+	project := p.c.Name
 	ls := logstoreARN(project, logstore)
 	var stop string // why the rest of this logstore is skipped
 
@@ -179,7 +206,7 @@ func (p *slsProbe) source(ctx context.Context, cfg config.SLSSource, logstore st
 	group := groupARN(project, logstore, name)
 	p.probe(&stop, "CreateConsumerGroup", "log:CreateConsumerGroup", groupARN(project, logstore, "*"), func() (string, error) {
 		err := p.c.sdk.CreateConsumerGroup(project, logstore, cg)
-		if ae, ok := asAPIError(err); ok && ae.Code == "ConsumerGroupAlreadyExist" {
+		if ae, ok := slsapi.AsAPIError(err); ok && ae.Code == "ConsumerGroupAlreadyExist" {
 			return fmt.Sprintf("consumer group %q exists", name), nil
 		}
 		return fmt.Sprintf("created consumer group %q (run creates it too)", name), err
@@ -208,7 +235,7 @@ func (p *slsProbe) source(ctx context.Context, cfg config.SLSSource, logstore st
 
 // sink probes the calls of the sink on logstore.
 func (p *slsProbe) sink(_ context.Context, logstore string, po preflight.Options) {
-	project := p.c.project
+	project := p.c.Name
 	ls := logstoreARN(project, logstore)
 	var stop string
 	p.probe(&stop, "ListShards", "log:ListShards", ls, func() (string, error) {
@@ -247,7 +274,12 @@ func (p *slsProbe) probe(stop *string, check, action, resource string, call func
 		p.skip(check, action, resource, "not checked: "+why)
 		return
 	}
-	detail, err := call()
+	var detail string
+	err := p.c.Creds.Retry(func() error {
+		var err error
+		detail, err = call()
+		return err
+	})
 	res := preflight.Result{Status: preflight.OK, Check: check, Action: action, Resource: resource, Detail: detail}
 	if err != nil {
 		res = p.judge(res, err, stop)
@@ -280,15 +312,21 @@ var denial = regexp.MustCompile(`action:\s*([A-Za-z0-9:*]+),\s*resource:\s*(\S+)
 // other calls (*stop); rejected credentials, a missing project or an
 // unreachable endpoint stop everything (p.halt).
 func (p *slsProbe) judge(res preflight.Result, err error, stop *string) preflight.Result {
-	project := p.c.project
-	ae, ok := asAPIError(err)
+	project := p.c.Name
+	var ce *slsapi.CredentialsError
+	if errors.As(err, &ce) {
+		res.Status, res.Detail = preflight.Failed, ce.Error()
+		p.halt = "credentials rejected"
+		return res
+	}
+	ae, ok := slsapi.AsAPIError(err)
 	if !ok {
 		ae, ok = foldedAPIError(err)
 	}
 	if !ok {
-		res.Status, res.Detail = preflight.Failed, describe(err)
-		if isNetwork(err) {
-			res.Detail = "endpoint " + p.c.ep.raw + " unreachable: " + describe(err)
+		res.Status, res.Detail = preflight.Failed, slsapi.Describe(err)
+		if slsapi.IsNetwork(err) {
+			res.Detail = "endpoint " + p.c.Endpoint.Raw + " unreachable: " + slsapi.Describe(err)
 			p.halt = "endpoint unreachable"
 		}
 		return res
@@ -323,7 +361,7 @@ func (p *slsProbe) judge(res preflight.Result, err error, stop *string) prefligh
 		p.halt = "credentials rejected"
 	case ae.Code == "ProjectNotExist":
 		res.Status = preflight.Missing
-		res.Detail = fmt.Sprintf("project %q does not exist at %s (ProjectNotExist)%s", project, p.c.ep.raw, req)
+		res.Detail = fmt.Sprintf("project %q does not exist at %s (ProjectNotExist)%s", project, p.c.Endpoint.Raw, req)
 		res.Fix = "check project and endpoint (the project's region)"
 		p.halt = "project does not exist"
 	case ae.Code == "LogStoreNotExist":
@@ -352,7 +390,7 @@ func (p *slsProbe) judge(res preflight.Result, err error, stop *string) prefligh
 // into a plain string.
 var foldedCode = regexp.MustCompile(`\b(Unauthorized|InvalidAccessKeyId|SignatureNotMatch|ProjectNotExist|LogStoreNotExist|ConsumerGroupNotExist|RequestTimeExpired)\b`)
 
-func foldedAPIError(err error) (*apiError, bool) {
+func foldedAPIError(err error) (*slsapi.APIError, bool) {
 	var se *sdk.Error
 	if errors.As(err, &se) && se.HTTPCode <= 0 {
 		return nil, false // a transport failure
@@ -361,7 +399,7 @@ func foldedAPIError(err error) (*apiError, bool) {
 	if m == nil {
 		return nil, false
 	}
-	return &apiError{Code: m[1], Message: err.Error()}, true
+	return &slsapi.APIError{Code: m[1], Message: err.Error()}, true
 }
 
 // anyRegionAccount replaces the region and account of an SLS resource name

@@ -2,7 +2,6 @@ package sls
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 	"github.com/slspipe/slspipe/engine"
 )
 
@@ -72,19 +72,19 @@ func (c *client) pull(ctx context.Context, logstore string, shard int, cursor, e
 	if useZstd {
 		enc = "zstd"
 	}
-	req, err := c.signedGet(ctx, shardsURI(logstore, shard, q), map[string]string{
-		"Accept": "application/x-protobuf", "Accept-Encoding": enc,
-	})
+	req, err := c.NewRequest(ctx, http.MethodGet, shardsURI(logstore, shard, q), map[string]string{
+		"x-log-bodyrawsize": "0", "Accept": "application/x-protobuf", "Accept-Encoding": enc,
+	}, nil)
 	if err != nil {
 		return pullResult{}, err
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return pullResult{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return pullResult{}, readAPIError(resp)
+		return pullResult{}, slsapi.ReadAPIError(resp)
 	}
 	var res pullResult
 	h := resp.Header
@@ -180,23 +180,6 @@ func readBody(resp *http.Response, dst []byte) ([]byte, error) {
 			return dst, fmt.Errorf("answer larger than %d bytes", maxRawPull)
 		}
 	}
-}
-
-// readAPIError turns an error answer into an *apiError.
-func readAPIError(resp *http.Response) error {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var e struct {
-		Code    string `json:"errorCode"`
-		Message string `json:"errorMessage"`
-	}
-	ae := &apiError{Status: resp.StatusCode, RequestID: resp.Header.Get("x-log-requestid")}
-	if err := json.Unmarshal(body, &e); err == nil && e.Code != "" {
-		ae.Code, ae.Message = e.Code, e.Message
-	} else {
-		ae.Code = http.StatusText(resp.StatusCode)
-		ae.Message = string(body)
-	}
-	return ae
 }
 
 // batchPool recycles pullBatches. A free list rather than a sync.Pool, so

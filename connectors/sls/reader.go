@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/slspipe/slspipe/config"
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 	"github.com/slspipe/slspipe/engine"
 )
 
@@ -98,7 +99,7 @@ func (r *shardReader) run(ctx context.Context) (readEnd, error) {
 		if err != nil {
 			r.unreserve(b)
 			batches.put(b)
-			if classify(err) == classInvalidCursor && !isCtx(err) {
+			if slsapi.Classify(err) == slsapi.InvalidCursor && !slsapi.IsCanceled(err) {
 				if err := r.cursorExpired(ctx, err); err != nil {
 					return s.endOf(ctx, err)
 				}
@@ -136,7 +137,7 @@ func (r *shardReader) run(ctx context.Context) (readEnd, error) {
 				r.cursor = res.next // groups with no logs
 				continue
 			}
-			if err := sleep(ctx, idle); err != nil {
+			if err := slsapi.Sleep(ctx, idle); err != nil {
 				return endCancelled, nil
 			}
 			continue
@@ -146,7 +147,7 @@ func (r *shardReader) run(ctx context.Context) (readEnd, error) {
 			// is known and pull it again up to there.
 			r.unreserve(b)
 			batches.put(b)
-			if err := sleep(ctx, time.Until(stopAt.Add(time.Second))); err != nil {
+			if err := slsapi.Sleep(ctx, time.Until(stopAt.Add(time.Second))); err != nil {
 				return endCancelled, nil
 			}
 			continue
@@ -202,7 +203,7 @@ const firstPullGroupWeight = 160 << 10
 
 // endOf maps an error to the reader's end: cancellation is not an error.
 func (s *Source) endOf(ctx context.Context, err error) (readEnd, error) {
-	if ctx.Err() != nil || isCtx(err) {
+	if ctx.Err() != nil || slsapi.IsCanceled(err) {
 		return endCancelled, nil
 	}
 	return endCancelled, err

@@ -3,23 +3,27 @@ package sls
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
+
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 )
+
+// startupNetworkRetries bounds the retries of network errors before the
+// endpoint has answered once.
+const startupNetworkRetries = 3
 
 // call runs fn until it succeeds, applying the retry policy: throttling is
 // retried without limit, server and network errors up to retry.max_retries
 // times with capped exponential backoff, and fatal errors not at all. An
 // expired cursor is returned as is for the caller's policy. what describes
 // the call ("pull shard 3") for the error.
-// startupNetworkRetries bounds the retries of network errors before the
-// endpoint has answered once.
-const startupNetworkRetries = 3
-
 func (s *Source) call(ctx context.Context, logstore, what string, fn func() error) error {
 	retries, throttled := 0, 0
+	backoff := slsapi.Backoff{Base: s.cfg.Retry.BaseBackoff.D(), Max: s.cfg.Retry.MaxBackoff.D()}
 	for {
-		err := fn()
+		// A request refused for an expired or invalid security token is
+		// signed again with renewed credentials inside Retry: no retry here.
+		err := s.c.Creds.Retry(fn)
 		if err == nil {
 			s.reached.Store(true)
 			return nil
@@ -28,69 +32,54 @@ func (s *Source) call(ctx context.Context, logstore, what string, fn func() erro
 			return ctx.Err()
 		}
 		var wait time.Duration
-		switch classify(err) {
-		case classFatal:
+		class := slsapi.Classify(err)
+		if transient, ok := slsapi.IsCredentialsError(err); ok {
+			// No credentials: fatal unless the provider answered before
+			// and may recover, which is retried like a server error.
+			class = slsapi.Fatal
+			if transient {
+				class = slsapi.Retry
+			}
+		}
+		switch class {
+		case slsapi.Fatal:
 			return &fatalError{msg: fmt.Sprintf("%s: %s", s.where(logstore), what), err: err}
-		case classInvalidCursor:
+		case slsapi.InvalidCursor:
 			return err
-		case classThrottled:
+		case slsapi.Throttled:
 			s.m.retries.WithLabelValues(logstore, "throttled").Inc()
-			wait = s.backoff(throttled)
+			wait = backoff.Delay(throttled)
 			throttled++
 		default:
+			network := slsapi.IsNetwork(err)
 			limit := s.cfg.Retry.MaxRetries
-			if isNetwork(err) && !s.reached.Load() {
+			if network && !s.reached.Load() {
 				// The endpoint has never answered: most likely a wrong
 				// endpoint, so say so in seconds rather than minutes.
 				limit = min(limit, startupNetworkRetries)
 			}
 			if retries >= limit {
 				reason := "still failing"
-				if isNetwork(err) {
+				if network {
 					reason = "endpoint unreachable"
 				}
 				return &fatalError{msg: fmt.Sprintf("%s: %s: %s after %d retries", s.where(logstore), what, reason, retries), err: err}
 			}
 			reason := "server"
-			if isNetwork(err) {
+			if network {
 				reason = "network"
 			}
+			if _, ok := slsapi.IsCredentialsError(err); ok {
+				reason = "credentials"
+			}
 			s.m.retries.WithLabelValues(logstore, reason).Inc()
-			wait = s.backoff(retries)
+			wait = backoff.Delay(retries)
 			retries++
 			s.log.Debug("retrying sls call", "logstore", logstore, "call", what, "attempt", retries, "wait", wait, "err", err)
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := slsapi.Sleep(ctx, wait); err != nil {
 			return err
 		}
-	}
-}
-
-// backoff returns the wait before retry n (from 0): base·2ⁿ capped at the
-// maximum, with the upper half jittered.
-func (s *Source) backoff(n int) time.Duration {
-	base, ceil := s.cfg.Retry.BaseBackoff.D(), s.cfg.Retry.MaxBackoff.D()
-	d := base
-	for i := 0; i < n && d < ceil; i++ {
-		d *= 2
-	}
-	d = min(d, ceil)
-	half := d / 2
-	return half + rand.N(half+1)
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
@@ -101,6 +90,11 @@ type fatalError struct {
 	err error
 }
 
-func (e *fatalError) Error() string { return e.msg + ": " + describe(e.err) }
+func (e *fatalError) Error() string {
+	if e.err == nil {
+		return e.msg
+	}
+	return e.msg + ": " + slsapi.Describe(e.err)
+}
 
 func (e *fatalError) Unwrap() error { return e.err }

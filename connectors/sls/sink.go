@@ -7,6 +7,7 @@ import (
 
 	"github.com/slspipe/slspipe/config"
 	"github.com/slspipe/slspipe/connectors/sls/internal/producer"
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 )
 
 // Sink writes records into an SLS logstore: the batching producer of
@@ -31,7 +32,7 @@ type Sink = producer.Producer
 //     sink writing to one logstore, wrap each registerer with a label of
 //     its own (slspipe adds role).
 func NewSink(cfg config.SLSSink, logger *slog.Logger, pipeline string, opts ...Option) (*Sink, error) {
-	ep, err := parseEndpoint(cfg.Endpoint)
+	ep, err := slsapi.ParseEndpoint(cfg.Endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("sls sink: %w", err)
 	}
@@ -50,7 +51,9 @@ func NewSink(cfg config.SLSSink, logger *slog.Logger, pipeline string, opts ...O
 	}
 	hc := o.hc
 	if hc == nil {
-		hc = newHTTPClient(ep)
+		if hc, err = slsapi.NewHTTPClient(ep, slsapi.ClientOptions{CAFile: cfg.CAFile}); err != nil {
+			return nil, fmt.Errorf("sls sink: %w", err)
+		}
 	}
 	ua := "slspipe"
 	if o.pipeline != "" {

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slspipe/slspipe/config"
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 	"github.com/slspipe/slspipe/engine"
 	"github.com/slspipe/slspipe/spl"
 )
@@ -124,11 +125,15 @@ func NewSource(cfg config.SLSSource, opts ...Option) (*Source, error) {
 	if o.pipeline != "" {
 		ua += "/" + o.pipeline
 	}
-	c, err := newClient(cfg.SLSAuth, o.lookup, o.hc, ua)
+	m, err := newMetrics(o.reg)
 	if err != nil {
 		return nil, fmt.Errorf("sls source: %w", err)
 	}
-	m, err := newMetrics(o.reg)
+	cm, err := slsapi.NewCredentialMetrics(o.reg)
+	if err != nil {
+		return nil, fmt.Errorf("sls source: %w", err)
+	}
+	c, err := newClient(cfg.SLSAuth, slsapi.CredentialOptions{Lookup: o.lookup, Metrics: cm, Logger: o.logger}, o.hc, ua)
 	if err != nil {
 		return nil, fmt.Errorf("sls source: %w", err)
 	}
@@ -178,7 +183,7 @@ func applyDefaults(cfg *config.SLSSource) {
 		cfg.Retry.MaxBackoff = max(cfg.Retry.BaseBackoff, config.Duration(5*time.Second))
 	}
 	if cfg.ConsumerName == "" {
-		cfg.ConsumerName, _ = os.Hostname()
+		cfg.ConsumerName = config.DefaultConsumerName(nil)
 	}
 }
 
@@ -226,5 +231,5 @@ func (s *Source) Run(ctx context.Context, host engine.Host) error {
 
 // where names a logstore for error messages.
 func (s *Source) where(logstore string) string {
-	return fmt.Sprintf("sls logstore %q (project %q, endpoint %s)", logstore, s.cfg.Project, s.c.ep.raw)
+	return fmt.Sprintf("sls logstore %q (project %q, endpoint %s)", logstore, s.cfg.Project, s.c.Endpoint.Raw)
 }

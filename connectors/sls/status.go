@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 	"github.com/slspipe/slspipe/engine"
 )
 
@@ -166,7 +167,7 @@ func (h *shardHeads) start(ctx context.Context) (stop func()) {
 			case <-h.demand:
 			}
 			h.refresh(ctx)
-			if sleep(ctx, headRefreshEvery) != nil {
+			if slsapi.Sleep(ctx, headRefreshEvery) != nil {
 				return
 			}
 		}

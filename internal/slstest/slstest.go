@@ -3,10 +3,30 @@
 package slstest
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net/http"
+	"testing"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
 )
+
+// TrustInDefaultTransport makes the HTTP clients that Alibaba Cloud's
+// credentials library builds (clones of http.DefaultTransport) trust the
+// PEM CA certificate caPEM, such as the emulator's, until the test ends.
+// Tests that use it must not run in parallel.
+func TrustInDefaultTransport(t testing.TB, caPEM []byte) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("no PEM certificate to trust")
+	}
+	tr := http.DefaultTransport.(*http.Transport)
+	saved := tr.TLSClientConfig
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	t.Cleanup(func() { tr.TLSClientConfig = saved })
+}
 
 // ReadAll pulls every log group of every shard of project/logstore, from
 // each shard's begin cursor to its end, and returns them by shard id.

@@ -54,32 +54,41 @@ metrics: {listen: ""}
 			if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(slspipeBin, "run", path)
-			cmd.Env = append(os.Environ(), "SECRET="+c.secret)
-			var stdout, stderr strings.Builder
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-				t.Fatalf("exit %v, want 1; stderr:\n%s", err, stderr.String())
-			}
-			var errLines []string
-			for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
-				if strings.HasPrefix(l, "slspipe: ") {
-					errLines = append(errLines, l)
-				}
-			}
-			if len(errLines) != 1 {
-				t.Fatalf("want one error line, got %d:\n%s", len(errLines), stderr.String())
-			}
+			errLine, output := runFailing(t, path, "SECRET="+c.secret)
 			for _, w := range c.want {
-				if !strings.Contains(errLines[0], w) {
-					t.Errorf("error line lacks %q: %s", w, errLines[0])
+				if !strings.Contains(errLine, w) {
+					t.Errorf("error line lacks %q: %s", w, errLine)
 				}
 			}
-			if strings.Contains(stderr.String()+stdout.String(), c.secret) {
+			if strings.Contains(output, c.secret) {
 				t.Error("the access key secret was printed")
 			}
 		})
 	}
+}
+
+// runFailing runs `slspipe run path` with extra environment entries, which
+// must end with exit code 1 and exactly one "slspipe: " error line; it
+// returns that line and everything the process printed.
+func runFailing(t *testing.T, path string, env ...string) (errLine, output string) {
+	t.Helper()
+	cmd := exec.Command(slspipeBin, "run", path)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("exit %v, want 1; stderr:\n%s", err, stderr.String())
+	}
+	var errLines []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if strings.HasPrefix(l, "slspipe: ") {
+			errLines = append(errLines, l)
+		}
+	}
+	if len(errLines) != 1 {
+		t.Fatalf("want one error line, got %d:\n%s", len(errLines), stderr.String())
+	}
+	return errLines[0], stdout.String() + stderr.String()
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +30,18 @@ func startEmulatorProcess(t *testing.T, logstore string) string {
 // startEmulatorWith runs `slspipe emulator` with flags and returns its address.
 func startEmulatorWith(t *testing.T, flags ...string) string {
 	t.Helper()
+	addr, ok := strings.CutPrefix(startEmulatorLines(t, 1, flags...)[0], "listening on ")
+	if !ok {
+		t.Fatal("emulator did not say where it listens")
+	}
+	return addr
+}
+
+// startEmulatorLines runs `slspipe emulator --addr 127.0.0.1:0` with flags,
+// stopped when the test ends, and returns the first n lines it prints
+// (where it listens).
+func startEmulatorLines(t *testing.T, n int, flags ...string) []string {
+	t.Helper()
 	cmd := exec.Command(slspipeBin, append([]string{"emulator", "--addr", "127.0.0.1:0"}, flags...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -41,15 +54,17 @@ func startEmulatorWith(t *testing.T, flags ...string) string {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("emulator did not say where it listens: %v", err)
+	rd := bufio.NewReader(out)
+	lines := make([]string, n)
+	for i := range lines {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("emulator did not say where it listens: %v", err)
+		}
+		lines[i] = strings.TrimSpace(line)
 	}
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
-	if !ok {
-		t.Fatalf("emulator printed %q", line)
-	}
-	return addr
+	go func() { _, _ = io.Copy(io.Discard, rd) }()
+	return lines
 }
 
 // emulatorClient returns the SDK client for an emulator process at addr,

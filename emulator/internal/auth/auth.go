@@ -40,6 +40,9 @@ const (
 type Verifier struct {
 	secrets map[string]string // access key id → secret
 	now     func() time.Time
+	// temporary, when set, knows the secrets of temporary (STS) access
+	// keys; see WithTemporaryKeys.
+	temporary func(accessKeyID string) (string, bool)
 }
 
 // NewVerifier returns a Verifier that accepts requests signed by any of keys,
@@ -50,6 +53,14 @@ func NewVerifier(keys map[string]string) *Verifier {
 		secrets[id] = secret
 	}
 	return &Verifier{secrets: secrets, now: time.Now}
+}
+
+// WithTemporaryKeys makes v also accept the access keys that secret knows
+// (the emulator's STS-issued keys, which come and go). Call it before v is
+// used.
+func (v *Verifier) WithTemporaryKeys(secret func(accessKeyID string) (string, bool)) *Verifier {
+	v.temporary = secret
+	return v
 }
 
 // Verify checks the signature of r, whose complete body is body (as received,
@@ -66,8 +77,9 @@ func NewVerifier(keys map[string]string) *Verifier {
 //     does not match the body (a v4 empty-body digest with a body included);
 //   - 401 SignatureNotMatch: the signature is wrong.
 //
-// An STS security token (x-acs-security-token) is accepted with any value: it
-// is covered by the signature like every other x-acs-* header.
+// Verify does not judge an STS security token (x-acs-security-token): it is
+// covered by the signature like every other x-acs-* header, and the server
+// checks it against the credentials it issued before calling Verify.
 //
 // # Notes
 //
@@ -107,6 +119,9 @@ func AccessKeyID(r *http.Request) string {
 // secret returns the secret of accessKeyID or InvalidAccessKeyId.
 func (v *Verifier) secret(accessKeyID string) (string, error) {
 	secret, ok := v.secrets[accessKeyID]
+	if !ok && v.temporary != nil {
+		secret, ok = v.temporary(accessKeyID)
+	}
 	if !ok {
 		return "", apierr.New(http.StatusUnauthorized, "InvalidAccessKeyId",
 			"AccessKeyId %s is not exist", accessKeyID)

@@ -4,10 +4,11 @@
 package wire
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Limits enforced on write requests, from the service's documented quotas.
@@ -18,14 +19,6 @@ const (
 	// receive time; outside the window the service answers InvalidTimestamp.
 	MaxPastLogAge    = 7 * 24 * time.Hour
 	MaxFutureLogSkew = 15 * time.Minute
-)
-
-// Proto2 wire types used by log.proto.
-const (
-	wireVarint  = 0
-	wireFixed64 = 1
-	wireBytes   = 2
-	wireFixed32 = 5
 )
 
 // InvalidTimestampError reports a Log.Time outside the accepted window.
@@ -50,17 +43,17 @@ func ValidateLogGroup(b []byte, now time.Time) (int, error) {
 	err := walkFields(b, func(num int, typ int, v uint64, payload []byte) error {
 		switch num {
 		case 1: // Logs
-			if typ != wireBytes {
+			if typ != int(protowire.BytesType) {
 				return errors.New("LogGroup.Logs: wrong wire type")
 			}
 			logs++
 			return validateLog(payload, minT, maxT)
 		case 2, 3, 4, 5: // Category, Topic, Source, MachineUUID
-			if typ != wireBytes {
+			if typ != int(protowire.BytesType) {
 				return fmt.Errorf("LogGroup field %d: wrong wire type", num)
 			}
 		case 6: // LogTags
-			if typ != wireBytes {
+			if typ != int(protowire.BytesType) {
 				return errors.New("LogGroup.LogTags: wrong wire type")
 			}
 			return validatePair(payload, "LogTag")
@@ -76,17 +69,17 @@ func validateLog(b []byte, minT, maxT int64) error {
 	err := walkFields(b, func(num int, typ int, v uint64, payload []byte) error {
 		switch num {
 		case 1: // Time
-			if typ != wireVarint {
+			if typ != int(protowire.VarintType) {
 				return errors.New("Log.Time: wrong wire type")
 			}
 			hasTime, t = true, v
 		case 2: // Contents
-			if typ != wireBytes {
+			if typ != int(protowire.BytesType) {
 				return errors.New("Log.Contents: wrong wire type")
 			}
 			return validatePair(payload, "LogContent")
 		case 4: // TimeNs
-			if typ != wireFixed32 {
+			if typ != int(protowire.Fixed32Type) {
 				return errors.New("Log.TimeNs: wrong wire type")
 			}
 		}
@@ -113,7 +106,7 @@ func validatePair(b []byte, name string) error {
 	err := walkFields(b, func(num int, typ int, v uint64, payload []byte) error {
 		switch num {
 		case 1, 2:
-			if typ != wireBytes {
+			if typ != int(protowire.BytesType) {
 				return fmt.Errorf("%s field %d: wrong wire type", name, num)
 			}
 			if num == 1 {
@@ -136,48 +129,33 @@ func validatePair(b []byte, name string) error {
 // walkFields calls fn for every field of the protobuf message b. For varint
 // fields v holds the value; for length-delimited fields payload holds the
 // bytes. Unknown fields are passed through so callers can skip them, but
-// their framing is still checked.
+// their framing is still checked. It parses with protowire, the protobuf
+// project's own reader, so that the emulator judges the connector's bytes
+// with code the connector does not share.
 func walkFields(b []byte, fn func(num, typ int, v uint64, payload []byte) error) error {
 	for len(b) > 0 {
-		tag, n := binary.Uvarint(b)
-		if n <= 0 {
-			return errors.New("truncated field tag")
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("field tag: %w", protowire.ParseError(n))
 		}
 		b = b[n:]
-		num, typ := int(tag>>3), int(tag&7)
-		if num == 0 || tag>>3 > 1<<29-1 {
-			return errors.New("invalid field number")
-		}
 		var v uint64
 		var payload []byte
 		switch typ {
-		case wireVarint:
-			v, n = binary.Uvarint(b)
-			if n <= 0 {
-				return errors.New("truncated varint")
-			}
-			b = b[n:]
-		case wireFixed64:
-			if len(b) < 8 {
-				return errors.New("truncated fixed64")
-			}
-			b = b[8:]
-		case wireFixed32:
-			if len(b) < 4 {
-				return errors.New("truncated fixed32")
-			}
-			b = b[4:]
-		case wireBytes:
-			l, n := binary.Uvarint(b)
-			if n <= 0 || l > uint64(len(b)-n) {
-				return errors.New("truncated length-delimited field")
-			}
-			payload = b[n : n+int(l)]
-			b = b[n+int(l):]
+		case protowire.VarintType:
+			v, n = protowire.ConsumeVarint(b)
+		case protowire.BytesType:
+			payload, n = protowire.ConsumeBytes(b)
+		case protowire.Fixed32Type, protowire.Fixed64Type:
+			n = protowire.ConsumeFieldValue(num, typ, b)
 		default:
-			return fmt.Errorf("unsupported wire type %d", typ)
+			return fmt.Errorf("field %d: unsupported wire type %d", num, typ)
 		}
-		if err := fn(num, typ, v, payload); err != nil {
+		if n < 0 {
+			return fmt.Errorf("field %d: %w", num, protowire.ParseError(n))
+		}
+		b = b[n:]
+		if err := fn(int(num), int(typ), v, payload); err != nil {
 			return err
 		}
 	}
@@ -188,7 +166,6 @@ func walkFields(b []byte, fn func(num, typ int, v uint64, payload []byte) error)
 // element (tag 0x0a, varint length, bytes), so a LogGroupList is the plain
 // concatenation of such elements.
 func AppendGroupElement(dst, group []byte) []byte {
-	dst = append(dst, 0x0a)
-	dst = binary.AppendUvarint(dst, uint64(len(group)))
-	return append(dst, group...)
+	dst = protowire.AppendTag(dst, 1, protowire.BytesType)
+	return protowire.AppendBytes(dst, group)
 }

@@ -3,8 +3,9 @@ package producer
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
+
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 )
 
 // deliver compresses and sends b, retrying what may succeed later, then
@@ -54,11 +55,17 @@ func (p *Producer) send(b *batch, out *[]byte) (int, error) {
 			}
 			return attempt, err
 		}
-		p.m.retried(se)
 		wait := p.backoff(attempt)
-		p.log.Warn("sls put logs failed; retrying", "hash_key", b.hashKey, "logs", b.count,
-			"attempt", attempt, "status", se.Status, "code", se.Code, "request_id", se.RequestID,
-			"transport_error", se.Err, "wait", wait)
+		if se == nil { // the credentials provider failed; it answered before
+			p.m.retries.WithLabelValues("credentials").Inc()
+			p.log.Warn("sls put logs: no credentials; retrying", "hash_key", b.hashKey, "logs", b.count,
+				"attempt", attempt, "err", err, "wait", wait)
+		} else {
+			p.m.retried(se)
+			p.log.Warn("sls put logs failed; retrying", "hash_key", b.hashKey, "logs", b.count,
+				"attempt", attempt, "status", se.Status, "code", se.Code, "request_id", se.RequestID,
+				"transport_error", se.Err, "wait", wait)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -68,13 +75,7 @@ func (p *Producer) send(b *batch, out *[]byte) (int, error) {
 	}
 }
 
-// backoff is the wait after the given failed attempt: base·2^(attempt−1),
-// capped, with the upper half jittered so that senders spread out.
+// backoff is the wait after the given failed attempt (from 1).
 func (p *Producer) backoff(attempt int) time.Duration {
-	d := p.maxBackoff
-	if attempt < 32 {
-		d = min(p.baseBackoff<<(attempt-1), p.maxBackoff)
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return slsapi.Backoff{Base: p.baseBackoff, Max: p.maxBackoff}.Delay(attempt - 1)
 }

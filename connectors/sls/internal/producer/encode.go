@@ -1,9 +1,8 @@
 package producer
 
 import (
-	"math/bits"
-
 	"github.com/slspipe/slspipe/engine"
+	"github.com/slspipe/slspipe/internal/logwire"
 )
 
 // Protobuf tags of the SLS LogGroup message and its parts (log.proto).
@@ -23,29 +22,19 @@ const (
 // no fields is written.
 const payloadKey = "content"
 
-func sizeVarint(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
-
-func appendVarint(b []byte, x uint64) []byte {
-	for x >= 0x80 {
-		b = append(b, byte(x)|0x80)
-		x >>= 7
-	}
-	return append(b, byte(x))
-}
-
 // pairSize is the size of a LogContent or LogTag message.
 func pairSize(k, v int) int {
-	return 1 + sizeVarint(uint64(k)) + k + 1 + sizeVarint(uint64(v)) + v
+	return 1 + logwire.SizeVarint(uint64(k)) + k + 1 + logwire.SizeVarint(uint64(v)) + v
 }
 
 // framedSize is the size of a message of n bytes as a length-delimited
 // field with a one-byte tag.
-func framedSize(n int) int { return 1 + sizeVarint(uint64(n)) + n }
+func framedSize(n int) int { return 1 + logwire.SizeVarint(uint64(n)) + n }
 
 // logSize returns the size of r's Log message, excluding its framing in the
 // group. sec is the time written when the record carries none.
 func logSize(r *engine.Record, sec uint32) int {
-	n := 1 + sizeVarint(uint64(logTime(r, sec)))
+	n := 1 + logwire.SizeVarint(uint64(logTime(r, sec)))
 	if r.Time.Nsec != 0 {
 		n += 5
 	}
@@ -70,9 +59,9 @@ func logTime(r *engine.Record, sec uint32) uint32 {
 // appendLog appends r as a LogGroup.Logs field; size is logSize(r, sec).
 func appendLog(b []byte, r *engine.Record, size int, sec uint32) []byte {
 	b = append(b, tagGroupLog)
-	b = appendVarint(b, uint64(size))
+	b = logwire.AppendVarint(b, uint64(size))
 	b = append(b, tagLogTime)
-	b = appendVarint(b, uint64(logTime(r, sec)))
+	b = logwire.AppendVarint(b, uint64(logTime(r, sec)))
 	if len(r.Fields) == 0 && len(r.Payload) > 0 {
 		b = appendPair(b, tagLogContent, payloadKey, r.Payload)
 	}
@@ -89,18 +78,18 @@ func appendLog(b []byte, r *engine.Record, size int, sec uint32) []byte {
 // appendPair appends a LogContent or LogTag message as field tag.
 func appendPair[K, V ~string | ~[]byte](b []byte, tag byte, k K, v V) []byte {
 	b = append(b, tag)
-	b = appendVarint(b, uint64(pairSize(len(k), len(v))))
+	b = logwire.AppendVarint(b, uint64(pairSize(len(k), len(v))))
 	b = append(b, tagPairKey)
-	b = appendVarint(b, uint64(len(k)))
+	b = logwire.AppendVarint(b, uint64(len(k)))
 	b = append(b, k...)
 	b = append(b, tagPairValue)
-	b = appendVarint(b, uint64(len(v)))
+	b = logwire.AppendVarint(b, uint64(len(v)))
 	return append(b, v...)
 }
 
 // appendString appends a string field.
 func appendString(b []byte, tag byte, s string) []byte {
 	b = append(b, tag)
-	b = appendVarint(b, uint64(len(s)))
+	b = logwire.AppendVarint(b, uint64(len(s)))
 	return append(b, s...)
 }

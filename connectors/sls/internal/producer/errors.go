@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 )
 
 // Errors callers may branch on (with errors.Is).
@@ -64,18 +66,30 @@ func (e *SendError) Error() string {
 // Unwrap returns the transport error, if any.
 func (e *SendError) Unwrap() error { return e.Err }
 
+// APIError returns the service's answer, or nil when there was none.
+func (e *SendError) APIError() *slsapi.APIError {
+	if e.Status == 0 {
+		return nil
+	}
+	return &slsapi.APIError{Status: e.Status, Code: e.Code, Message: e.Message, RequestID: e.RequestID}
+}
+
 // retryable reports whether sending the same batch again may succeed:
-// throttling (403), server errors (5xx, 429) and transport errors; not
-// a cancelled send.
+// throttling (403 quota, 429), server errors (5xx) and transport errors;
+// not a cancelled send.
 func retryable(err error) bool {
+	if transient, ok := slsapi.IsCredentialsError(err); ok {
+		return transient // the provider answered before: an STS or metadata outage
+	}
 	var se *SendError
 	if !errors.As(err, &se) {
 		return false
 	}
-	switch {
-	case se.Status == 0:
+	if se.Status == 0 {
 		return se.Err != nil && !errors.Is(se.Err, context.Canceled)
-	case se.Status == http.StatusForbidden, se.Status == http.StatusTooManyRequests, se.Status >= 500:
+	}
+	switch slsapi.ClassifyAnswer(se.Status, se.Code) {
+	case slsapi.Retry, slsapi.Throttled:
 		return true
 	}
 	return false

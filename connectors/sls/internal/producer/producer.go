@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slspipe/slspipe/config"
+	"github.com/slspipe/slspipe/connectors/sls/internal/slsapi"
 	"github.com/slspipe/slspipe/engine"
 )
 
@@ -134,7 +135,11 @@ func New(cfg config.SLSSink, hc *http.Client, opts ...Option) (*Producer, error)
 	if hc == nil {
 		return nil, errors.New("sls producer: no HTTP client")
 	}
-	ep, err := newEndpoint(cfg.SLSAuth, cfg.Logstore, hc, o.lookup, o.userAgent)
+	cm, err := slsapi.NewCredentialMetrics(o.reg)
+	if err != nil {
+		return nil, fmt.Errorf("sls producer: %w", err)
+	}
+	ep, err := newEndpoint(cfg.SLSAuth, cfg.Logstore, hc, slsapi.CredentialOptions{Lookup: o.lookup, Metrics: cm, Logger: o.log}, o.userAgent)
 	if err != nil {
 		return nil, fmt.Errorf("sls producer: %w", err)
 	}
